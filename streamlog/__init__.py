@@ -1,1 +1,72 @@
-"""streamlog."""
+"""streamlog: LLM chat history as an event-sourced log on Redis Streams.
+
+Every session is an append-only stream of msgspec-encoded events; a pure
+projection rebuilds its messages; offsets give replay and time travel; the
+partition feeds let workers react to every event. ``RedisStreamChatMessageHistory``
+serves it all through LangChain's ``BaseChatMessageHistory``.
+"""
+
+from ._errors import (
+    ConfigError,
+    ConflictError,
+    DecodeError,
+    InvalidMessage,
+    InvalidSessionId,
+    OffsetOutOfRange,
+    PartitionMismatch,
+    StoreError,
+    StoreUnavailable,
+    StreamlogError,
+    UnknownEventKind,
+    UnsupportedSchema,
+    UnsupportedServer,
+)
+from ._events import (
+    SCHEMA_VERSION,
+    AnyEvent,
+    Event,
+    HistoryCleared,
+    MessagesAppended,
+    MessagesRemoved,
+    SessionDeleted,
+)
+from ._fold import Entry, Projection
+from ._history import RedisStreamChatMessageHistory, Streamlog
+from ._keys import Keyspace
+from ._store import AsyncStreamStore, StreamStore
+from ._trim import LastN, TokenBudget, TrimPolicy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnyEvent",
+    "AsyncStreamStore",
+    "ConfigError",
+    "ConflictError",
+    "DecodeError",
+    "Entry",
+    "Event",
+    "HistoryCleared",
+    "InvalidMessage",
+    "InvalidSessionId",
+    "Keyspace",
+    "LastN",
+    "MessagesAppended",
+    "MessagesRemoved",
+    "OffsetOutOfRange",
+    "PartitionMismatch",
+    "Projection",
+    "RedisStreamChatMessageHistory",
+    "SCHEMA_VERSION",
+    "SessionDeleted",
+    "StoreError",
+    "StoreUnavailable",
+    "StreamStore",
+    "Streamlog",
+    "StreamlogError",
+    "TokenBudget",
+    "TrimPolicy",
+    "UnknownEventKind",
+    "UnsupportedSchema",
+    "UnsupportedServer",
+]

@@ -1,0 +1,146 @@
+"""The ``streamlog`` command line.
+
+Rule: commands only parse arguments, call the public API, and print; a command
+never builds a key or a Redis command itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import warnings
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+
+from ._events import AnyEvent, HistoryCleared, MessagesAppended, MessagesRemoved, SessionDeleted
+from ._trim import LastN
+
+__all__ = ["cli"]
+
+
+def offset_time(offset: str) -> str:
+    """The wall-clock time an offset was assigned (its milliseconds part), UTC."""
+    ms = int(offset.partition("-")[0])
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+
+
+def describe(event: AnyEvent) -> str:
+    """One line for an event."""
+    if isinstance(event, MessagesAppended):
+        return "; ".join(f"{r.get('type')}: {_short(r.get('content', ''))}" for r in event.messages)
+    if isinstance(event, MessagesRemoved):
+        return "removed ids " + ", ".join(event.ids)
+    if isinstance(event, HistoryCleared):
+        return "history cleared"
+    if isinstance(event, SessionDeleted):
+        return "session deleted"
+    return repr(event)
+
+
+def _short(content: Any, width: int = 60) -> str:
+    text = content if isinstance(content, str) else repr(content)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@contextlib.contextmanager
+def _server(url: str | None) -> Iterator[str]:
+    """``url``, or a throwaway local server for the duration of the block."""
+    if url is not None:
+        yield url
+        return
+    from ._server import LocalServer, default_server
+
+    with LocalServer(default_server()) as server:
+        yield server.url
+
+
+@click.group()
+def cli() -> None:
+    """streamlog: chat history as an event log on Redis Streams."""
+
+
+@cli.command()
+@click.option("--url", envvar="STREAMLOG_URL", default=None,
+              help="Redis URL to use; without it a throwaway local server is started and removed.")
+def demo(url: str | None) -> None:
+    """Store a short conversation, then show its events, window, replay and time travel."""
+    with _server(url) as server_url:
+        _demo(server_url, embedded=url is None)
+
+
+def _demo(url: str, *, embedded: bool) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    from langchain_core.messages import HumanMessage
+    from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+    from langchain_core.runnables.history import RunnableWithMessageHistory
+
+    from ._history import Streamlog
+
+    prefix = f"streamlog-demo-{secrets.token_hex(4)}"
+    log = Streamlog.from_url(url, key_prefix=prefix, ttl=3600, trim=LastN(4))
+    title = click.style
+    click.echo(title(f"streamlog demo on {url} ({'throwaway server' if embedded else 'your server'}), "
+                     f"key prefix {prefix!r}", bold=True))
+    try:
+        prompt = ChatPromptTemplate.from_messages(
+            [("system", "You are a terse travel agent."), MessagesPlaceholder("history"), ("human", "{question}")]
+        )
+        model = FakeListChatModel(responses=[
+            "Lisbon in May: warm, not yet crowded.", "Take the 28 tram early, before 9.",
+            "Pastéis de Belém, near the monastery.", "Sintra is 40 minutes by train from Rossio.",
+        ])
+        with warnings.catch_warnings():  # RunnableWithMessageHistory is deprecated in langchain-core 1.6.4+
+            warnings.simplefilter("ignore", DeprecationWarning)
+            chain = RunnableWithMessageHistory(
+                prompt | model, log.history, input_messages_key="question", history_messages_key="history"
+            )
+        config = {"configurable": {"session_id": "alice"}}
+        click.echo(title("\n1. Four turns through RunnableWithMessageHistory (session 'alice')", bold=True))
+        for question in ["Where should I go in spring?", "How do I get around?",
+                         "Where do I get custard tarts?", "A day trip?"]:
+            answer = chain.invoke({"question": question}, config=config)
+            click.echo(f"   human: {question}\n   ai:    {answer.content}")
+
+        history = log.history("alice")
+        events = history.events()
+        click.echo(title(f"\n2. The stored events: {len(events)}, one offset each", bold=True))
+        for offset, event in events:
+            click.echo(f"   {offset}  {offset_time(offset)}  {describe(event)}")
+
+        click.echo(title("\n3. The trimmed window (trim=LastN(4)) that the model is given", bold=True))
+        for message in history.messages:
+            click.echo(f"   {message.type}: {_short(message.content)}")
+
+        start = events[3][0]
+        click.echo(title(f"\n4. Replay: the events after offset {start}", bold=True))
+        for offset, event in history.events(start="(" + start):
+            click.echo(f"   {offset}  {describe(event)}")
+
+        at = events[1][0]
+        click.echo(title(f"\n5. Time travel: the whole conversation as of offset {at}", bold=True))
+        for message in log.store.messages_at("alice", at, trim=LastN(1000)):
+            click.echo(f"   {message.type}: {_short(message.content)}")
+
+        key = "retry-42"
+        first = history.append([HumanMessage("Thanks!")], idempotency_key=key)
+        again = history.append([HumanMessage("Thanks!")], idempotency_key=key)
+        click.echo(title("\n6. A retried append with the same idempotency key writes nothing", bold=True))
+        click.echo(f"   first: {first}   retry: {again}   events now: {len(history.events())}")
+
+        history.clear()
+        click.echo(title("\n7. clear() is an event: the window is empty, the log keeps everything", bold=True))
+        click.echo(f"   messages: {history.messages}   events: {len(history.events())}, "
+                   f"last: {describe(history.events()[-1][1])} at {history.last_offset}")
+    finally:
+        # Erase what the demo wrote; only keys under its own prefix are touched.
+        log.store.delete("alice")
+        space = log.store.keyspace
+        for p in range(space.partitions):
+            log.store.client.delete(space.feed(p), space.sessions(p))
+        log.store.client.delete(space.config())
+        log.close()
+    click.echo(title("\nDone: the demo session was erased" + (", the throwaway server stops now." if embedded else "."),
+                     bold=True))

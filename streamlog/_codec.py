@@ -1,0 +1,74 @@
+"""Events to bytes and back.
+
+Rule: every byte of an event payload is produced and parsed here, with one
+module-level encoder and decoder (msgspec's performance advice: build them once,
+never ``decode(..., type=...)`` in a loop). No pickle, no eval: a payload is
+msgpack and can only ever become one of the event Structs.
+
+Any bytes given to :func:`decode` either decode to an event or raise
+:class:`~streamlog.DecodeError` (or one of its subclasses); nothing else escapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ._errors import DecodeError, InvalidMessage, UnknownEventKind, UnsupportedSchema
+from ._events import SCHEMA_VERSION, AnyEvent, Event
+
+__all__ = ["decode", "encode"]
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(AnyEvent)
+
+
+class _Header(msgspec.Struct):
+    """The two fields every event has; decoded only to explain a failure."""
+
+    kind: Any = None
+    v: Any = 1
+
+
+_header_decoder = msgspec.msgpack.Decoder(_Header)
+
+
+def encode(event: Event) -> bytes:
+    """Encode one event. Raises :class:`InvalidMessage` for content msgpack can't carry."""
+    try:
+        return _encoder.encode(event)
+    except (TypeError, ValueError, OverflowError) as exc:  # msgspec.EncodeError is a ValueError
+        raise InvalidMessage(f"message content cannot be encoded: {exc}") from exc
+
+
+def decode(data: bytes) -> AnyEvent:
+    """Decode one event payload.
+
+    Raises:
+        UnknownEventKind: the payload names a kind this reader does not know.
+        UnsupportedSchema: the payload declares a newer schema version.
+        DecodeError: anything else that is not a valid event.
+    """
+    try:
+        event = _decoder.decode(data)
+    except msgspec.DecodeError as exc:  # ValidationError is a subclass
+        raise _explain(data, exc) from exc
+    if event.v > SCHEMA_VERSION:
+        raise UnsupportedSchema(event.v, SCHEMA_VERSION)
+    return event
+
+
+def _explain(data: bytes, exc: msgspec.DecodeError) -> DecodeError:
+    # A failure is explained from the header alone: a newer version wins over
+    # any field it fails on (a newer writer may have changed that field), then an
+    # unknown kind; everything else is corrupt or truncated bytes.
+    try:
+        header = _header_decoder.decode(data)
+    except (msgspec.DecodeError, TypeError):
+        return DecodeError(f"corrupt event payload ({len(data)} bytes): {exc}")
+    if isinstance(header.v, int) and not isinstance(header.v, bool) and header.v > SCHEMA_VERSION:
+        return UnsupportedSchema(header.v, SCHEMA_VERSION)
+    if isinstance(header.kind, str) and "$.kind" in str(exc):
+        return UnknownEventKind(header.kind)
+    return DecodeError(f"invalid event payload ({len(data)} bytes): {exc}")

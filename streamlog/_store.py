@@ -1,0 +1,261 @@
+"""The store shells: they move bytes between the core's plans and redis-py.
+
+Rule: a shell builds no command and interprets no reply. It sends what a
+:class:`~streamlog._plans.Plan` says, hands the reply to the plan's parser, and
+drives flows; redis-py's exceptions become streamlog's at this boundary and
+nowhere else. Every public method is one call into :class:`~streamlog._plans.Ops`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import redis
+import redis.asyncio
+from redis.exceptions import NoScriptError
+
+from ._errors import StoreError, StoreUnavailable, UnsupportedServer
+from ._events import AnyEvent
+from ._fold import Projection
+from ._keys import Keyspace
+from ._plans import Flow, Ops, Plan, check_offset
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+__all__ = ["AsyncStreamStore", "StreamStore"]
+
+T = TypeVar("T")
+
+
+@contextmanager
+def map_exceptions() -> Iterator[None]:
+    """Raise redis-py's exceptions as streamlog's, ``from`` the original."""
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise StoreUnavailable(f"Redis is unreachable or timed out: {exc}") from exc
+    except redis.ResponseError as exc:
+        text = str(exc)
+        if "unknown command" in text.lower() and ("eval" in text.lower() or "xautoclaim" in text.lower()):
+            raise UnsupportedServer(f"the server cannot run streamlog (needs Lua, Redis >= 6.2): {exc}") from exc
+        raise StoreError(f"Redis error: {exc}") from exc
+    except redis.RedisError as exc:
+        raise StoreError(f"Redis error: {exc}") from exc
+
+
+def _command(plan: Plan[Any], fallback: bool = False) -> tuple[Any, ...]:
+    if plan.script is None:
+        return plan.args
+    if fallback:
+        return ("EVAL", plan.script.source, *plan.args)
+    return ("EVALSHA", plan.script.sha, *plan.args)
+
+
+def make_ops(
+    *,
+    key_prefix: str = "streamlog",
+    partitions: int = 16,
+    ttl: float | None = None,
+    trim: Any = None,
+    max_message_bytes: int | None = 1 << 20,
+    idempotency_memory: int = 100,
+) -> Ops:
+    """Validate store settings and build the IO-free half of a store."""
+    return Ops(
+        Keyspace(key_prefix, partitions),
+        ttl=ttl,
+        trim=trim,
+        max_message_bytes=max_message_bytes,
+        idempotency_memory=idempotency_memory,
+    )
+
+
+class _Settings:
+    """What both shells share: the client and the IO-free :class:`Ops`."""
+
+    def __init__(self, client: Any, **settings: Any) -> None:
+        self.client = client
+        self.ops = make_ops(**settings)
+        self._owns_client = False
+
+    @property
+    def keyspace(self) -> Keyspace:
+        return self.ops.keyspace
+
+
+class StreamStore(_Settings):
+    """Sessions on a synchronous ``redis.Redis`` (or ``RedisCluster``) client.
+
+    Args:
+        client: the redis-py client; the store never closes a client it was given.
+        key_prefix: first component of every key (no braces).
+        partitions: partition count, fixed per deployment and recorded in Redis.
+        ttl: seconds of inactivity after which a session's keys expire (sliding:
+            every append restarts it); None for no expiry.
+        trim: default trimming policy for :meth:`messages` (``LastN``, ``TokenBudget``).
+        max_message_bytes: largest encoded message accepted; None for no limit.
+        idempotency_memory: idempotency keys remembered per session (at least this
+            many of the most recent appends that gave one).
+    """
+
+    @classmethod
+    def from_url(cls, url: str, **settings: Any) -> StreamStore:
+        """A store over a new client for ``url`` (closed by :meth:`close`)."""
+        store = cls(redis.Redis.from_url(url), **settings)
+        store._owns_client = True
+        return store
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> StreamStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, plan: Plan[T]) -> T:
+        try:
+            reply = self.client.execute_command(*_command(plan), NEVER_DECODE=True)
+        except NoScriptError:
+            reply = self.client.execute_command(*_command(plan, fallback=True), NEVER_DECODE=True)
+        return plan.parse(reply)
+
+    def _drive(self, flow: Flow[T]) -> T:
+        flow = self.ops.prepared(flow)
+        with map_exceptions():
+            try:
+                plan = next(flow)
+                while True:
+                    plan = flow.send(self._send(plan))
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+
+    def append(
+        self,
+        session_id: str,
+        messages: Sequence[BaseMessage],
+        *,
+        idempotency_key: str | None = None,
+        expected_offset: str | None = None,
+    ) -> list[str]:
+        """Append messages in one atomic round trip; returns one offset per message.
+
+        Raises:
+            ConflictError: ``expected_offset`` was given and is not the last offset.
+            InvalidMessage: a message is not one, too big, or not encodable.
+        """
+        payloads = self.ops.payloads(messages)
+        flow = self.ops.append(session_id, payloads, idempotency_key=idempotency_key, expected_offset=expected_offset)
+        return self._drive(flow)
+
+    def messages(self, session_id: str, *, trim: Any = None) -> list[BaseMessage]:
+        """The session's visible messages, trimmed by ``trim`` or the store's policy."""
+        return self._drive(self.ops.messages(session_id, trim))
+
+    def messages_at(self, session_id: str, offset: str, *, trim: Any = None) -> list[BaseMessage]:
+        """The visible messages as they were right after the event at ``offset``."""
+        return self._drive(self.ops.messages(session_id, trim, check_offset(offset, allow_bounds=False)))
+
+    def read(self, session_id: str) -> Projection:
+        """The full projection: every visible message with its offset."""
+        return self._drive(self.ops.read(session_id))
+
+    def events(
+        self, session_id: str, start: str = "-", end: str = "+", count: int | None = None
+    ) -> list[tuple[str, AnyEvent]]:
+        """``(offset, event)`` pairs in ``[start, end]``; prefix an offset with ``(`` to exclude it."""
+        return self._drive(self.ops.events(session_id, start, end, count))
+
+    def last_offset(self, session_id: str) -> str | None:
+        """The offset of the session's last event, or None for an empty session."""
+        return self._drive(self.ops.last_offset(session_id))
+
+    def clear(self, session_id: str) -> str:
+        """Append a ``HistoryCleared`` event; returns its offset. The log keeps everything."""
+        return self._drive(self.ops.append(session_id, self.ops.clear_payload()))[0]
+
+    def delete(self, session_id: str) -> bool:
+        """Erase every key of the session (hard delete) and tell workers; True if it existed."""
+        return self._drive(self.ops.delete(session_id))
+
+
+class AsyncStreamStore(_Settings):
+    """Sessions on a ``redis.asyncio.Redis`` (or asyncio ``RedisCluster``) client.
+
+    Same arguments and methods as :class:`StreamStore`, as coroutines.
+    """
+
+    @classmethod
+    def from_url(cls, url: str, **settings: Any) -> AsyncStreamStore:
+        store = cls(redis.asyncio.Redis.from_url(url), **settings)
+        store._owns_client = True
+        return store
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()
+
+    async def __aenter__(self) -> AsyncStreamStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _send(self, plan: Plan[T]) -> T:
+        try:
+            reply = await self.client.execute_command(*_command(plan), NEVER_DECODE=True)
+        except NoScriptError:
+            reply = await self.client.execute_command(*_command(plan, fallback=True), NEVER_DECODE=True)
+        return plan.parse(reply)
+
+    async def _drive(self, flow: Flow[T]) -> T:
+        flow = self.ops.prepared(flow)
+        with map_exceptions():
+            try:
+                plan = next(flow)
+                while True:
+                    plan = flow.send(await self._send(plan))
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+
+    async def append(
+        self,
+        session_id: str,
+        messages: Sequence[BaseMessage],
+        *,
+        idempotency_key: str | None = None,
+        expected_offset: str | None = None,
+    ) -> list[str]:
+        payloads = self.ops.payloads(messages)
+        flow = self.ops.append(session_id, payloads, idempotency_key=idempotency_key, expected_offset=expected_offset)
+        return await self._drive(flow)
+
+    async def messages(self, session_id: str, *, trim: Any = None) -> list[BaseMessage]:
+        return await self._drive(self.ops.messages(session_id, trim))
+
+    async def messages_at(self, session_id: str, offset: str, *, trim: Any = None) -> list[BaseMessage]:
+        return await self._drive(self.ops.messages(session_id, trim, check_offset(offset, allow_bounds=False)))
+
+    async def read(self, session_id: str) -> Projection:
+        return await self._drive(self.ops.read(session_id))
+
+    async def events(
+        self, session_id: str, start: str = "-", end: str = "+", count: int | None = None
+    ) -> list[tuple[str, AnyEvent]]:
+        return await self._drive(self.ops.events(session_id, start, end, count))
+
+    async def last_offset(self, session_id: str) -> str | None:
+        return await self._drive(self.ops.last_offset(session_id))
+
+    async def clear(self, session_id: str) -> str:
+        return (await self._drive(self.ops.append(session_id, self.ops.clear_payload())))[0]
+
+    async def delete(self, session_id: str) -> bool:
+        return await self._drive(self.ops.delete(session_id))

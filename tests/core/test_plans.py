@@ -1,0 +1,56 @@
+"""Flows are driven by hand here: no Redis at all, which is the point of the core."""
+
+import pytest
+
+from streamlog import PartitionMismatch, UnsupportedServer
+from streamlog._keys import Keyspace
+from streamlog._plans import Ops, Plan
+
+
+def drive(flow, replies):
+    """Answer each plan with the next canned reply; return (result, plans sent)."""
+    sent = []
+    try:
+        plan = next(flow)
+        while True:
+            sent.append(plan)
+            plan = flow.send(plan.parse(replies.pop(0)))
+    except StopIteration as stop:
+        return stop.value, sent
+
+
+def test_first_use_checks_server_then_records_partitions():
+    ops = Ops(Keyspace("p", 16))
+    result, sent = drive(ops.prepared(ops.last_offset("s")), [[b"ok", b"16"], []])
+    assert result is None
+    assert sent[0].script is not None and sent[0].script.name == "configure"
+    assert sent[0].args == (1, b"p:config", 16)
+    assert sent[1].args[0] == "XREVRANGE"
+    assert ops.ready
+    _, again = drive(ops.prepared(ops.last_offset("s")), [[]])
+    assert len(again) == 1  # the check runs once per store
+
+
+def test_old_server_is_refused_before_anything_else():
+    ops = Ops(Keyspace("p", 16))
+    with pytest.raises(UnsupportedServer, match="6.2"):
+        drive(ops.prepared(ops.last_offset("s")), [[b"old", b"ERR unknown command 'XAUTOCLAIM'"]])
+    assert not ops.ready
+
+
+def test_recorded_partition_count_wins():
+    ops = Ops(Keyspace("p", 8))
+    with pytest.raises(PartitionMismatch) as info:
+        drive(ops.prepared(ops.last_offset("s")), [[b"ok", b"16"]])
+    assert (info.value.configured, info.value.recorded, info.value.key) == (8, 16, "p:config")
+
+
+def test_append_plan_is_one_script_call_whatever_the_batch():
+    ops = Ops(Keyspace("p", 16), ttl=2.5)
+    payloads = [b"x"] * 50
+    (plan,) = [p for p in [next(ops.append("s", payloads, idempotency_key="k"))]]
+    assert isinstance(plan, Plan) and plan.script is not None and plan.script.name == "append"
+    keys = Keyspace("p", 16).session("s")
+    assert plan.args[:6] == (5, keys.log, keys.feed, keys.sessions, keys.idem, keys.idem_old)
+    assert plan.args[6:9] == (b"s", b"2500", b"")
+    assert plan.args[11:] == tuple(payloads)
