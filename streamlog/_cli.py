@@ -75,6 +75,7 @@ def _demo(url: str, *, embedded: bool) -> None:
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
     from langchain_core.messages import HumanMessage
     from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+    from langchain_core.runnables import RunnableConfig
     from langchain_core.runnables.history import RunnableWithMessageHistory
 
     from ._history import Streamlog
@@ -97,7 +98,7 @@ def _demo(url: str, *, embedded: bool) -> None:
             chain = RunnableWithMessageHistory(
                 prompt | model, log.history, input_messages_key="question", history_messages_key="history"
             )
-        config = {"configurable": {"session_id": "alice"}}
+        config: RunnableConfig = {"configurable": {"session_id": "alice"}}
         click.echo(title("\n1. Four turns through RunnableWithMessageHistory (session 'alice')", bold=True))
         for question in ["Where should I go in spring?", "How do I get around?",
                          "Where do I get custard tarts?", "A day trip?"]:

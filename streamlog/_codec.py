@@ -51,7 +51,7 @@ def decode(data: bytes) -> AnyEvent:
         DecodeError: anything else that is not a valid event.
     """
     try:
-        event = _decoder.decode(data)
+        event: AnyEvent = _decoder.decode(data)
     except msgspec.DecodeError as exc:  # ValidationError is a subclass
         raise _explain(data, exc) from exc
     if event.v > SCHEMA_VERSION:

@@ -45,7 +45,7 @@ class Event(msgspec.Struct, tag_field="kind", frozen=True, kw_only=True, omit_de
     v: int = 1
 
 
-class MessagesAppended(Event, tag="append"):
+class MessagesAppended(Event, tag="append", frozen=True):
     """Messages were added to the session, in this order.
 
     Each message is a record made by :func:`streamlog._records.to_record`: the
@@ -56,7 +56,7 @@ class MessagesAppended(Event, tag="append"):
     messages: tuple[dict[str, Any], ...]
 
 
-class MessagesRemoved(Event, tag="remove"):
+class MessagesRemoved(Event, tag="remove", frozen=True):
     """Messages with these ids stop being visible (LangGraph's ``RemoveMessage``).
 
     An id that matches no visible message removes nothing; the event stays in the
@@ -66,14 +66,14 @@ class MessagesRemoved(Event, tag="remove"):
     ids: tuple[str, ...]
 
 
-class HistoryCleared(Event, tag="clear"):
+class HistoryCleared(Event, tag="clear", frozen=True):
     """Everything appended before this event stops being visible.
 
     The log keeps it all: replay and time travel still see what was cleared.
     """
 
 
-class SessionDeleted(Event, tag="delete"):
+class SessionDeleted(Event, tag="delete", frozen=True):
     """Tombstone written to the partition feed when a session is erased.
 
     It never appears in a session log (the log is deleted); it tells workers to

@@ -34,7 +34,7 @@ def _client_kwargs(client: Any, target: type) -> dict[str, Any]:
         kwargs["ssl"] = True
     if "path" in kwargs:
         kwargs["unix_socket_path"] = kwargs.pop("path")
-    accepted = inspect.signature(target.__init__).parameters
+    accepted = inspect.signature(target).parameters
     return {k: v for k, v in kwargs.items() if k in accepted}
 
 
@@ -200,7 +200,7 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
     # -- BaseChatMessageHistory ----------------------------------------------
 
     @property
-    def messages(self) -> list[BaseMessage]:  # type: ignore[override]
+    def messages(self) -> list[BaseMessage]:
         """The visible messages, trimmed by the store's policy."""
         return self.streamlog.store.messages(self.session_id)
 

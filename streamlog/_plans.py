@@ -152,6 +152,8 @@ class Ops:
         for message in messages:
             event: AnyEvent
             if isinstance(message, RemoveMessage):
+                if message.id is None:
+                    raise InvalidMessage("a RemoveMessage needs the id of the message to remove")
                 if message.id == REMOVE_ALL_MESSAGES:
                     event = HistoryCleared()
                 else:
@@ -200,7 +202,8 @@ class Ops:
             expected_offset or b"", idempotency_key or b"", self.idempotency_memory,
             *payloads,
         )  # fmt: skip
-        return (yield Plan(args, parse, APPEND))
+        offsets: list[str] = yield Plan(args, parse, APPEND)
+        return offsets
 
     def clear_payload(self) -> list[bytes]:
         """The payload of a ``HistoryCleared`` event."""
@@ -212,7 +215,8 @@ class Ops:
         tombstone = _codec.encode(SessionDeleted())
         sid = session_id_bytes(session_id)
         args = (5, keys.log, keys.idem, keys.idem_old, keys.sessions, keys.feed, sid, tombstone)
-        return (yield Plan(args, lambda r: int(r[1]) > 0, DELETE))
+        existed: bool = yield Plan(args, lambda r: int(r[1]) > 0, DELETE)
+        return existed
 
     # -- reads -----------------------------------------------------------------
 
@@ -224,7 +228,8 @@ class Ops:
         args: tuple[Any, ...] = ("XRANGE", keys.log, check_offset(start), check_offset(end))
         if count is not None:
             args += ("COUNT", int(count))
-        return (yield Plan(args, _entries))
+        events: list[tuple[str, AnyEvent]] = yield Plan(args, _entries)
+        return events
 
     def read(self, session_id: str, until: str = "+") -> Flow[Projection]:
         """The session's full projection, as of ``until`` (inclusive)."""
