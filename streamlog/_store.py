@@ -40,7 +40,9 @@ def map_exceptions() -> Iterator[None]:
     except redis.ResponseError as exc:
         text = str(exc)
         if "unknown command" in text.lower() and ("eval" in text.lower() or "xautoclaim" in text.lower()):
-            raise UnsupportedServer(f"the server cannot run streamlog (needs Lua, Redis >= 6.2): {exc}") from exc
+            raise UnsupportedServer(
+                f"the server cannot run streamlog (needs Lua, Redis >= 6.2): {exc}"
+            ) from exc
         raise StoreError(f"Redis error: {exc}") from exc
     except redis.RedisError as exc:
         raise StoreError(f"Redis error: {exc}") from exc
@@ -151,7 +153,9 @@ class StreamStore(_Settings):
             InvalidMessage: a message is not one, too big, or not encodable.
         """
         payloads = self.ops.payloads(messages)
-        flow = self.ops.append(session_id, payloads, idempotency_key=idempotency_key, expected_offset=expected_offset)
+        flow = self.ops.append(
+            session_id, payloads, idempotency_key=idempotency_key, expected_offset=expected_offset
+        )
         return self._drive(flow)
 
     def messages(self, session_id: str, *, trim: Any = None) -> list[BaseMessage]:
@@ -234,14 +238,18 @@ class AsyncStreamStore(_Settings):
         expected_offset: str | None = None,
     ) -> list[str]:
         payloads = self.ops.payloads(messages)
-        flow = self.ops.append(session_id, payloads, idempotency_key=idempotency_key, expected_offset=expected_offset)
+        flow = self.ops.append(
+            session_id, payloads, idempotency_key=idempotency_key, expected_offset=expected_offset
+        )
         return await self._drive(flow)
 
     async def messages(self, session_id: str, *, trim: Any = None) -> list[BaseMessage]:
         return await self._drive(self.ops.messages(session_id, trim))
 
     async def messages_at(self, session_id: str, offset: str, *, trim: Any = None) -> list[BaseMessage]:
-        return await self._drive(self.ops.messages(session_id, trim, check_offset(offset, allow_bounds=False)))
+        return await self._drive(
+            self.ops.messages(session_id, trim, check_offset(offset, allow_bounds=False))
+        )
 
     async def read(self, session_id: str) -> Projection:
         return await self._drive(self.ops.read(session_id))

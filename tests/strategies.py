@@ -9,13 +9,15 @@ from hypothesis import strategies as st
 from streamlog import HistoryCleared, MessagesAppended, MessagesRemoved
 
 # Session ids that try hard to break key naming: braces, globs, separators, unicode.
-session_ids = st.one_of(
-    st.text(min_size=1, max_size=40),
-    st.text(alphabet="{}:*?[]\\ \x00-_ab", min_size=1, max_size=12),
-    st.sampled_from(["{", "}", "{}", "}{", "{p0}", "a{b}c", ":", "::log:x", "*", " ", "log:", "idem:x"]),
-    st.text(min_size=100, max_size=170),
-).filter(lambda s: 0 < len(s.encode("utf-8", "surrogatepass")) <= 512).filter(
-    lambda s: not any(0xD800 <= ord(c) <= 0xDFFF for c in s)
+session_ids = (
+    st.one_of(
+        st.text(min_size=1, max_size=40),
+        st.text(alphabet="{}:*?[]\\ \x00-_ab", min_size=1, max_size=12),
+        st.sampled_from(["{", "}", "{}", "}{", "{p0}", "a{b}c", ":", "::log:x", "*", " ", "log:", "idem:x"]),
+        st.text(min_size=100, max_size=170),
+    )
+    .filter(lambda s: 0 < len(s.encode("utf-8", "surrogatepass")) <= 512)
+    .filter(lambda s: not any(0xD800 <= ord(c) <= 0xDFFF for c in s))
 )
 
 message_ids = st.sampled_from(["m1", "m2", "m3", "m4", "m5"])

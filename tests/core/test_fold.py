@@ -58,18 +58,26 @@ def test_offsets_order_numerically_not_lexically():
 
 
 def test_clear_then_append_shows_only_later_messages():
-    p = Projection().apply_all(with_offsets([
-        MessagesAppended(messages=({"type": "human", "content": "a"},)),
-        HistoryCleared(),
-        MessagesAppended(messages=({"type": "ai", "content": "b"},)),
-    ]))
+    p = Projection().apply_all(
+        with_offsets(
+            [
+                MessagesAppended(messages=({"type": "human", "content": "a"},)),
+                HistoryCleared(),
+                MessagesAppended(messages=({"type": "ai", "content": "b"},)),
+            ]
+        )
+    )
     assert [m.content for m in p.messages] == ["b"]
 
 
 def test_removal_hides_every_message_with_the_id():
-    p = Projection().apply_all(with_offsets([
-        MessagesAppended(messages=({"type": "human", "content": "a", "id": "x"},)),
-        MessagesAppended(messages=({"type": "ai", "content": "b", "id": "y"},)),
-        MessagesRemoved(ids=("x", "nope")),
-    ]))
+    p = Projection().apply_all(
+        with_offsets(
+            [
+                MessagesAppended(messages=({"type": "human", "content": "a", "id": "x"},)),
+                MessagesAppended(messages=({"type": "ai", "content": "b", "id": "y"},)),
+                MessagesRemoved(ids=("x", "nope")),
+            ]
+        )
+    )
     assert [m.id for m in p.messages] == ["y"]

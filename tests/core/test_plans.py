@@ -33,7 +33,7 @@ def test_first_use_checks_server_then_records_partitions():
 
 def test_old_server_is_refused_before_anything_else():
     ops = Ops(Keyspace("p", 16))
-    with pytest.raises(UnsupportedServer, match="6.2"):
+    with pytest.raises(UnsupportedServer, match=r"6\.2"):
         drive(ops.prepared(ops.last_offset("s")), [[b"old", b"ERR unknown command 'XAUTOCLAIM'"]])
     assert not ops.ready
 

@@ -49,25 +49,40 @@ common = {
     "response_metadata": metadata,
 }
 tool_calls = st.lists(
-    st.builds(lambda n, a, i: {"name": n, "args": a, "id": i, "type": "tool_call"},
-              text, st.dictionaries(text, json_like, max_size=2), st.one_of(st.none(), text)),
+    st.builds(
+        lambda n, a, i: {"name": n, "args": a, "id": i, "type": "tool_call"},
+        text,
+        st.dictionaries(text, json_like, max_size=2),
+        st.one_of(st.none(), text),
+    ),
     max_size=2,
 )
 invalid_tool_calls = st.lists(
-    st.builds(lambda n, a, i, e: {"name": n, "args": a, "id": i, "error": e, "type": "invalid_tool_call"},
-              st.one_of(st.none(), text), st.one_of(st.none(), text), st.one_of(st.none(), text),
-              st.one_of(st.none(), text)),
+    st.builds(
+        lambda n, a, i, e: {"name": n, "args": a, "id": i, "error": e, "type": "invalid_tool_call"},
+        st.one_of(st.none(), text),
+        st.one_of(st.none(), text),
+        st.one_of(st.none(), text),
+        st.one_of(st.none(), text),
+    ),
     max_size=2,
 )
 usage = st.one_of(
     st.none(),
-    st.builds(lambda i, o: {"input_tokens": i, "output_tokens": o, "total_tokens": i + o},
-              st.integers(0, 10**6), st.integers(0, 10**6)),
+    st.builds(
+        lambda i, o: {"input_tokens": i, "output_tokens": o, "total_tokens": i + o},
+        st.integers(0, 10**6),
+        st.integers(0, 10**6),
+    ),
 )
 tool_call_chunks = st.lists(
-    st.builds(lambda n, a, i, x: {"name": n, "args": a, "id": i, "index": x, "type": "tool_call_chunk"},
-              st.one_of(st.none(), text), st.one_of(st.none(), text), st.one_of(st.none(), text),
-              st.one_of(st.none(), st.integers(0, 5))),
+    st.builds(
+        lambda n, a, i, x: {"name": n, "args": a, "id": i, "index": x, "type": "tool_call_chunk"},
+        st.one_of(st.none(), text),
+        st.one_of(st.none(), text),
+        st.one_of(st.none(), text),
+        st.one_of(st.none(), st.integers(0, 5)),
+    ),
     max_size=2,
 )
 tool_extra = {"tool_call_id": text, "artifact": json_like, "status": st.sampled_from(["success", "error"])}
@@ -77,8 +92,13 @@ messages = st.one_of(
     st.builds(HumanMessageChunk, **common),
     st.builds(SystemMessage, **common),
     st.builds(SystemMessageChunk, **common),
-    st.builds(AIMessage, **common, tool_calls=tool_calls, invalid_tool_calls=invalid_tool_calls,
-              usage_metadata=usage),
+    st.builds(
+        AIMessage,
+        **common,
+        tool_calls=tool_calls,
+        invalid_tool_calls=invalid_tool_calls,
+        usage_metadata=usage,
+    ),
     st.builds(AIMessageChunk, **common, tool_call_chunks=tool_call_chunks, usage_metadata=usage),
     st.builds(ToolMessage, **common, **tool_extra),
     st.builds(ToolMessageChunk, **common, **tool_extra),

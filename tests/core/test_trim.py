@@ -1,8 +1,13 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
-from langchain_core.messages import trim_messages
+from langchain_core.messages import (
+    AIMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+    trim_messages,
+)
 from langchain_core.messages.utils import count_tokens_approximately
 
 from streamlog import ConfigError, LastN, Projection, TokenBudget
@@ -67,8 +72,11 @@ def test_token_budget_is_trim_messages_without_orphans(budget, include_system):
     es = entries([to_record(m) for m in tool_conversation()])
     window = TokenBudget(budget, include_system=include_system).select(es)
     expected = trim_messages(
-        [e.message for e in es], max_tokens=budget, token_counter=count_tokens_approximately,
-        strategy="last", include_system=include_system,
+        [e.message for e in es],
+        max_tokens=budget,
+        token_counter=count_tokens_approximately,
+        strategy="last",
+        include_system=include_system,
     )
     got = [e.message for e in window]
     assert got == [m for m in expected if m in got]  # trim_messages' choice, in order

@@ -16,9 +16,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables.history import RunnableWithMessageHistory
 
-from tests.conftest import real_server_names
-
 from streamlog import ConfigError, InvalidSessionId, LastN, RedisStreamChatMessageHistory, Streamlog
+from tests.conftest import real_server_names
 
 
 class CountingModel(BaseChatModel):
@@ -28,7 +27,9 @@ class CountingModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "counting"
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
         text = f"seen {len(messages)}: " + messages[-1].content
         return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
 
@@ -57,7 +58,14 @@ def test_runnable_with_message_history_over_turns_and_sessions(deployment):
     assert ask(chain, "alice", "again") == "seen 3: again"
     assert ask(chain, "alice", "third") == "seen 5: third"
     alice = deployment.history("alice").messages
-    assert [m.content for m in alice] == ["hi", "seen 1: hi", "again", "seen 3: again", "third", "seen 5: third"]
+    assert [m.content for m in alice] == [
+        "hi",
+        "seen 1: hi",
+        "again",
+        "seen 3: again",
+        "third",
+        "seen 5: third",
+    ]
     assert [type(m) for m in alice[:2]] == [HumanMessage, AIMessage]
     assert len(deployment.history("bob").messages) == 2
 
@@ -67,7 +75,12 @@ async def test_runnable_with_message_history_async(deployment):
     assert await aask(chain, "alice", "hi") == "seen 1: hi"
     assert await aask(chain, "alice", "again") == "seen 3: again"
     history = deployment.history("alice")
-    assert [m.content for m in await history.aget_messages()] == ["hi", "seen 1: hi", "again", "seen 3: again"]
+    assert [m.content for m in await history.aget_messages()] == [
+        "hi",
+        "seen 1: hi",
+        "again",
+        "seen 3: again",
+    ]
     await history.aclear()
     assert await history.aget_messages() == []
     assert len(await history.aevents()) == 5
@@ -114,7 +127,9 @@ def test_drop_in_constructors(real_server_by_name, name):
     d = RedisStreamChatMessageHistory.from_client(client, "user_123", ttl=60, key_prefix=prefix[:-1])
     d.add_messages([AIMessage("hi")])
     assert [m.content for m in a.messages] == ["hello", "hi"]
-    c_async = RedisStreamChatMessageHistory("user_123", url=url, key_prefix=prefix)  # langchain-community's url=
+    c_async = RedisStreamChatMessageHistory(
+        "user_123", url=url, key_prefix=prefix
+    )  # langchain-community's url=
 
     async def read_async():
         try:
@@ -164,7 +179,9 @@ def test_concurrent_threads_append_contiguous_batches(deployment):
 async def test_concurrent_tasks_append_contiguous_batches(deployment):
     h = deployment.history("busy-async")
     size = 4
-    await asyncio.gather(*(h.aadd_messages([HumanMessage(f"{t}.{i}") for i in range(size)]) for t in range(30)))
+    await asyncio.gather(
+        *(h.aadd_messages([HumanMessage(f"{t}.{i}") for i in range(size)]) for t in range(30))
+    )
     contents = [m.content for m in await h.aget_messages()]
     assert len(contents) == 30 * size
     for start in range(0, len(contents), size):

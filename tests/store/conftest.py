@@ -91,8 +91,10 @@ class Backend:
             self.loop.close()
 
 
-@pytest.fixture(params=[(b, m, p) for b in BACKENDS for m in ("sync", "async") for p in (2, 3)],
-                ids=lambda p: f"{p[0]}-{p[1]}-resp{p[2]}")
+@pytest.fixture(
+    params=[(b, m, p) for b in BACKENDS for m in ("sync", "async") for p in (2, 3)],
+    ids=lambda p: f"{p[0]}-{p[1]}-resp{p[2]}",
+)
 def backend(request: pytest.FixtureRequest) -> Any:
     name, mode, protocol = request.param
     server = None if name == "fakeredis" else request.getfixturevalue("real_server_by_name")(name)
