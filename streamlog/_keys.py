@@ -127,6 +127,7 @@ class Keyspace:
     partitions: int = 16
     _prefix: bytes = field(init=False, repr=False, compare=False)
     _tags: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+    _recent: dict[str, SessionKeys] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         prefix = self.prefix.removesuffix(":")
@@ -140,6 +141,7 @@ class Keyspace:
             raise ConfigError(f"partitions must be an int from 1 to {_MAX_PARTITIONS}: {self.partitions!r}")
         object.__setattr__(self, "_prefix", prefix.encode("utf-8"))
         object.__setattr__(self, "_tags", _partition_tags(self.partitions))
+        object.__setattr__(self, "_recent", {})
 
     def partition_of(self, session_id: str) -> int:
         """The partition of a session: BLAKE2b of its UTF-8 id, mod P."""
@@ -151,6 +153,17 @@ class Keyspace:
 
     def session(self, session_id: str) -> SessionKeys:
         """All keys of one session (validates the id)."""
+        if type(session_id) is not str:
+            return self._session(session_id)
+        keys = self._recent.get(session_id)
+        if keys is None:
+            keys = self._session(session_id)
+            if len(self._recent) >= 4096:  # a bounded memo of recently used sessions
+                self._recent.clear()
+            self._recent[session_id] = keys
+        return keys
+
+    def _session(self, session_id: str) -> SessionKeys:
         sid = session_id_bytes(session_id)
         p = int.from_bytes(hashlib.blake2b(sid, digest_size=8).digest(), "big") % self.partitions
         base = self._base(p)

@@ -25,7 +25,7 @@ def test_first_use_checks_server_then_records_partitions():
     assert result is None
     assert sent[0].script is not None and sent[0].script.name == "configure"
     assert sent[0].args == (1, b"p:config", 16)
-    assert sent[1].args[0] == "XREVRANGE"
+    assert sent[1].args[0] == b"XREVRANGE"
     assert ops.ready
     _, again = drive(ops.prepared(ops.last_offset("s")), [[]])
     assert len(again) == 1  # the check runs once per store
