@@ -23,6 +23,8 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from langchain_core.messages import RemoveMessage
+
 from . import _codec
 from ._errors import (
     ConfigError,
@@ -148,10 +150,10 @@ class Ops:
 
     def payloads(self, messages: Iterable[BaseMessage]) -> list[bytes]:
         """One encoded event per message, checked before anything is sent."""
-        from langchain_core.messages import RemoveMessage
-
-        if isinstance(messages, (str, bytes)) or not isinstance(messages, Iterable):
-            raise InvalidMessage(f"expected a sequence of messages, not {type(messages).__name__}")
+        if not isinstance(messages, (list, tuple)):
+            if isinstance(messages, (str, bytes, dict)) or not isinstance(messages, Iterable):
+                raise InvalidMessage(f"expected a sequence of messages, not {type(messages).__name__}")
+            messages = list(messages)
         out = []
         for message in messages:
             event: AnyEvent
