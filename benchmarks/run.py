@@ -95,18 +95,20 @@ class Bench:
                 pipe.xadd(f"floor:{sid}", {"e": payload})
             pipe.execute()
 
+        batch = [one] if metric == "add_message" else ten
+        sl, sl_plain, comm = self.sl(sid), self.sl(sid + "n", idempotent=False), self.community(sid)
         if metric == "add_message":
             return {
-                "streamlog": lambda h=self.sl(sid): h.add_messages([one]),
-                "streamlog (no idem)": lambda h=self.sl(sid + "n", idempotent=False): h.add_messages([one]),
-                "community": lambda h=self.community(sid): h.add_message(one),
+                "streamlog": lambda: sl.add_messages(batch),
+                "streamlog (no idem)": lambda: sl_plain.add_messages(batch),
+                "community": lambda: comm.add_message(one),
                 "floor": lambda: self.client.xadd(f"floor:{sid}", {"e": payload}),
             }
         if metric == "add_messages(10)":
             return {
-                "streamlog": lambda h=self.sl(sid): h.add_messages(ten),
-                "streamlog (no idem)": lambda h=self.sl(sid + "n", idempotent=False): h.add_messages(ten),
-                "community": lambda h=self.community(sid): h.add_messages(ten),
+                "streamlog": lambda: sl.add_messages(batch),
+                "streamlog (no idem)": lambda: sl_plain.add_messages(batch),
+                "community": lambda: comm.add_messages(batch),
                 "floor": ten_xadds,
             }
         raise ValueError(metric)
