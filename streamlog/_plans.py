@@ -53,6 +53,7 @@ Flow = Generator["Plan[Any]", Any, T]
 
 # LangGraph's sentinel id: RemoveMessage(id=REMOVE_ALL_MESSAGES) clears the history.
 REMOVE_ALL_MESSAGES = "__remove_all__"
+_CLEARED = _codec.encode(HistoryCleared())
 _OFFSET = re.compile(r"\A\d{1,20}(-\d{1,20})?\Z")
 
 
@@ -178,17 +179,37 @@ class Ops:
     def append(
         self,
         session_id: str,
-        payloads: Sequence[bytes],
+        messages: Iterable[BaseMessage],
         *,
         idempotency_key: str | None = None,
         expected_offset: str | None = None,
     ) -> Flow[list[str]]:
-        """Append encoded events in one atomic step; returns their offsets."""
+        """Append messages in one atomic step; the flow returns one offset per message.
+
+        Everything is validated and encoded here, before the flow sends anything.
+        """
         keys = self.keyspace.session(session_id)
+        payloads = self.payloads(messages)
         if expected_offset is not None:
             check_offset(expected_offset, allow_bounds=False)
         if idempotency_key is not None and (not isinstance(idempotency_key, str) or not idempotency_key):
             raise ConfigError(f"an idempotency key is a non-empty str, not {idempotency_key!r}")
+        return self._append(session_id, keys, payloads, idempotency_key, expected_offset)
+
+    def clear(self, session_id: str) -> Flow[str]:
+        """Append a ``HistoryCleared`` event; the flow returns its offset."""
+        keys = self.keyspace.session(session_id)
+        offsets = yield from self._append(session_id, keys, [_CLEARED], None, None)
+        return offsets[0]
+
+    def _append(
+        self,
+        session_id: str,
+        keys: SessionKeys,
+        payloads: Sequence[bytes],
+        idempotency_key: str | None,
+        expected_offset: str | None,
+    ) -> Flow[list[str]]:
         if not payloads:
             return []
 
@@ -210,10 +231,6 @@ class Ops:
         )  # fmt: skip
         offsets: list[str] = yield Plan(args, parse, APPEND)
         return offsets
-
-    def clear_payload(self) -> list[bytes]:
-        """The payload of a ``HistoryCleared`` event."""
-        return [_codec.encode(HistoryCleared())]
 
     def delete(self, session_id: str) -> Flow[bool]:
         """Erase every key of the session and put a tombstone on its feed."""

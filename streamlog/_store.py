@@ -152,9 +152,8 @@ class StreamStore(_Settings):
             ConflictError: ``expected_offset`` was given and is not the last offset.
             InvalidMessage: a message is not one, too big, or not encodable.
         """
-        payloads = self.ops.payloads(messages)
         flow = self.ops.append(
-            session_id, payloads, idempotency_key=idempotency_key, expected_offset=expected_offset
+            session_id, messages, idempotency_key=idempotency_key, expected_offset=expected_offset
         )
         return self._drive(flow)
 
@@ -182,7 +181,7 @@ class StreamStore(_Settings):
 
     def clear(self, session_id: str) -> str:
         """Append a ``HistoryCleared`` event; returns its offset. The log keeps everything."""
-        return self._drive(self.ops.append(session_id, self.ops.clear_payload()))[0]
+        return self._drive(self.ops.clear(session_id))
 
     def delete(self, session_id: str) -> bool:
         """Erase every key of the session (hard delete) and tell workers; True if it existed."""
@@ -237,9 +236,8 @@ class AsyncStreamStore(_Settings):
         idempotency_key: str | None = None,
         expected_offset: str | None = None,
     ) -> list[str]:
-        payloads = self.ops.payloads(messages)
         flow = self.ops.append(
-            session_id, payloads, idempotency_key=idempotency_key, expected_offset=expected_offset
+            session_id, messages, idempotency_key=idempotency_key, expected_offset=expected_offset
         )
         return await self._drive(flow)
 
@@ -263,7 +261,7 @@ class AsyncStreamStore(_Settings):
         return await self._drive(self.ops.last_offset(session_id))
 
     async def clear(self, session_id: str) -> str:
-        return (await self._drive(self.ops.append(session_id, self.ops.clear_payload())))[0]
+        return await self._drive(self.ops.clear(session_id))
 
     async def delete(self, session_id: str) -> bool:
         return await self._drive(self.ops.delete(session_id))

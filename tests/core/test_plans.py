@@ -1,6 +1,7 @@
 """Flows are driven by hand here: no Redis at all, which is the point of the core."""
 
 import pytest
+from langchain_core.messages import HumanMessage
 
 from streamlog import PartitionMismatch, UnsupportedServer
 from streamlog._keys import Keyspace
@@ -47,10 +48,11 @@ def test_recorded_partition_count_wins():
 
 def test_append_plan_is_one_script_call_whatever_the_batch():
     ops = Ops(Keyspace("p", 16), ttl=2.5)
-    payloads = [b"x"] * 50
-    (plan,) = [p for p in [next(ops.append("s", payloads, idempotency_key="k"))]]
+    messages = [HumanMessage("x")] * 50
+    plan = next(ops.append("s", messages, idempotency_key="k"))
     assert isinstance(plan, Plan) and plan.script is not None and plan.script.name == "append"
     keys = Keyspace("p", 16).session("s")
     assert plan.args[:6] == (5, keys.log, keys.feed, keys.sessions, keys.idem, keys.idem_old)
     assert plan.args[6:9] == (b"s", b"2500", b"")
-    assert plan.args[11:] == tuple(payloads)
+    assert plan.args[11:] == tuple(ops.payloads(messages))
+    assert len(plan.args[11:]) == 50
