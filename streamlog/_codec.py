@@ -18,7 +18,7 @@ import msgspec
 from ._errors import DecodeError, InvalidMessage, UnknownEventKind, UnsupportedSchema
 from ._events import SCHEMA_VERSION, AnyEvent, Event
 
-__all__ = ["decode", "encode"]
+__all__ = ["decode", "decode_snapshot", "encode", "encode_snapshot"]
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(AnyEvent)
@@ -72,3 +72,42 @@ def _explain(data: bytes, exc: msgspec.DecodeError) -> DecodeError:
     if isinstance(header.kind, str) and "$.kind" in str(exc):
         return UnknownEventKind(header.kind)
     return DecodeError(f"invalid event payload ({len(data)} bytes): {exc}")
+
+
+class _Snapshot(msgspec.Struct, array_like=True):
+    """A projection's visible records and their offsets (the snapshot's offset is kept beside it).
+
+    Appending a field (with a default) keeps older snapshots readable; anything else
+    bumps ``v``, and older readers then refuse the snapshot instead of misreading it.
+    """
+
+    offsets: list[str]
+    records: list[dict[str, Any]]
+    v: int = 1
+
+
+_snapshot_encoder = msgspec.msgpack.Encoder()
+_snapshot_decoder = msgspec.msgpack.Decoder(_Snapshot)
+
+
+def encode_snapshot(offsets: list[str], records: list[dict[str, Any]]) -> bytes:
+    """Encode the visible state of a session (see :class:`~streamlog.Projection`)."""
+    return _snapshot_encoder.encode(_Snapshot(offsets, records))
+
+
+def decode_snapshot(data: bytes) -> tuple[list[str], list[dict[str, Any]]]:
+    """Offsets and records of a snapshot.
+
+    Raises:
+        UnsupportedSchema: written by a newer streamlog.
+        DecodeError: not a snapshot.
+    """
+    try:
+        snap = _snapshot_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"corrupt snapshot ({len(data)} bytes): {exc}") from exc
+    if snap.v > 1:
+        raise UnsupportedSchema(snap.v, 1)
+    if len(snap.offsets) != len(snap.records):
+        raise DecodeError("corrupt snapshot: offsets and records differ in number")
+    return snap.offsets, snap.records

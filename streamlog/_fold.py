@@ -23,7 +23,7 @@ from ._records import from_record
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
-__all__ = ["Entry", "Projection", "offset_key", "paused_gc"]
+__all__ = ["Entry", "Projection", "Window", "offset_key", "paused_gc"]
 
 
 @contextmanager
@@ -135,6 +135,21 @@ class Projection:
         """The visible messages with their offsets (a new list; entries are shared)."""
         return list(self._entries)
 
+    @classmethod
+    def restore(cls, offset: str, offsets: list[str], records: list[dict[str, Any]]) -> Projection:
+        """The projection a snapshot at ``offset`` describes."""
+        p = cls()
+        p._entries = [Entry(o, r) for o, r in zip(offsets, records, strict=True)]
+        p.last_offset, p._last_key = offset, offset_key(offset)
+        return p
+
+    def copy(self) -> Projection:
+        """A projection in the same state that folds on independently (entries are shared)."""
+        other = Projection()
+        other._entries = list(self._entries)
+        other.last_offset, other._last_key = self.last_offset, self._last_key
+        return other
+
     @property
     def messages(self) -> list[BaseMessage]:
         """The visible messages, untrimmed."""
@@ -142,3 +157,41 @@ class Projection:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class Window:
+    """Folds events newest first, for reads that need only the end of a session.
+
+    Walking backwards, a message is visible unless a removal *after* it named its
+    id, and a clear hides everything before it, so the walk stops there. After any
+    prefix of the newest-first events, ``entries`` is the matching suffix of what a
+    full fold shows (in order), and ``complete`` says whether nothing older can add
+    to it.
+    """
+
+    __slots__ = ("_removed", "_visible", "complete")
+
+    def __init__(self) -> None:
+        self._removed: set[str] = set()
+        self._visible: list[Entry] = []  # newest first
+        self.complete = False
+
+    def feed(self, events: Iterable[tuple[str, AnyEvent]]) -> None:
+        """Take the next (older) events, newest first."""
+        removed, visible = self._removed, self._visible
+        for offset, event in events:
+            if self.complete:
+                return
+            if type(event) is MessagesAppended:
+                for record in reversed(event.messages):
+                    if record.get("id") not in removed:
+                        visible.append(Entry(offset, record))
+            elif isinstance(event, MessagesRemoved):
+                removed.update(event.ids)
+            elif isinstance(event, (HistoryCleared, SessionDeleted)):
+                self.complete = True
+
+    @property
+    def entries(self) -> list[Entry]:
+        """The visible suffix read so far, oldest first."""
+        return self._visible[::-1]

@@ -81,6 +81,7 @@ class SessionKeys(NamedTuple):
     log: bytes
     idem: bytes
     idem_old: bytes
+    snap: bytes
     feed: bytes
     sessions: bytes
 
@@ -172,6 +173,7 @@ class Keyspace:
             log=base + b"log:" + sid,
             idem=base + b"idem:" + sid,
             idem_old=base + b"idemold:" + sid,
+            snap=base + b"snap:" + sid,
             feed=base + b"feed",
             sessions=base + b"sessions",
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-__all__ = ["APPEND", "CONFIGURE", "DELETE", "Script"]
+__all__ = ["APPEND", "CONFIGURE", "DELETE", "EVENTS", "READ", "READ_AT", "SNAPSHOT", "TAIL", "WINDOW", "Script"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Script:
         object.__setattr__(self, "sha", hashlib.sha1(self.source.encode()).hexdigest())
 
 
-# KEYS: log, feed, sessions, idem, idem_old
+# KEYS: log, feed, sessions, idem, idem_old, snap
 # ARGV: session id, ttl ms ("0" = none), expected last offset ("" = any),
 #       idempotency key ("" = none), idempotency memory size, payload...
 # Reply: {"ok", id...} | {"dup", "id,id,..."} | {"conflict", actual last offset}
@@ -65,21 +65,23 @@ if ikey ~= '' then
   end
 end
 if ttl > 0 then
+  -- Every key of the session gets the same deadline, so none outlives another.
   redis.call('PEXPIRE', log, ttl)
   redis.call('PEXPIRE', idem, ttl)
   redis.call('PEXPIRE', idem_old, ttl)
+  redis.call('PEXPIRE', KEYS[6], ttl)
 end
 return reply
 """,
 )
 
-# KEYS: log, idem, idem_old, sessions, feed
+# KEYS: log, idem, idem_old, sessions, feed, snap
 # ARGV: session id, tombstone payload
 # Reply: {"ok", number of keys deleted, tombstone feed id}
 DELETE = Script(
     "delete",
     """
-local n = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+local n = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[6])
 redis.call('ZREM', KEYS[4], ARGV[1])
 local id = redis.call('XADD', KEYS[5], '*', 's', ARGV[1], 'o', '0-0', 'e', ARGV[2])
 return {'ok', n, id}
@@ -101,5 +103,139 @@ if type(probe) == 'table' and probe.err and string.find(string.lower(tostring(pr
   return {'old', tostring(probe.err)}
 end
 return {'ok', redis.call('HGET', KEYS[1], 'partitions')}
+""",
+)
+
+
+# Stream id order (numeric, not lexical): older(a, b) is a < b. Lua numbers are
+# doubles, exact for millisecond timestamps.
+_OLDER = """
+local function parts(id)
+  local ms, seq = string.match(id, '^(%d+)-?(%d*)$')
+  return tonumber(ms), tonumber(seq) or 0
+end
+local function older(a, b)
+  local am, as = parts(a)
+  local bm, bs = parts(b)
+  return am < bm or (am == bm and as < bs)
+end
+"""
+
+# Shared by the read scripts: KEYS are log, snap, idem, idem_old; a positive ttl
+# restarts the session's TTL on read (the store's refresh_ttl_on_read).
+_TOUCH = """
+local function touch(ttl)
+  if ttl > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+    for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
+  end
+end
+"""
+
+# A full read: the latest snapshot and the log after it, in one atomic step, so the
+# two always describe one state. A snapshot without its log (a half-expired
+# session) is never returned.
+# ARGV: ttl ms | Reply: {"empty"} | {"ok", snapshot offset or "", snapshot or "", entries}
+READ = Script(
+    "read",
+    _TOUCH
+    + """
+touch(tonumber(ARGV[1]))
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'empty'} end
+local snap = redis.call('HMGET', KEYS[2], 'o', 's')
+local from = '-'
+if snap[1] then from = '(' .. snap[1] end
+return {'ok', snap[1] or '', snap[2] or '', redis.call('XRANGE', KEYS[1], from, '+')}
+""",
+)
+
+# A cached read: what came after the cached offset, if the log still holds that
+# offset. If it does not, the session was deleted, expired or trimmed since: a miss.
+# ARGV: cached offset, ttl ms | Reply: {"miss"} | {"ok", entries}
+TAIL = Script(
+    "tail",
+    _TOUCH
+    + """
+touch(tonumber(ARGV[2]))
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return {'miss'} end
+return {'ok', redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+')}
+""",
+)
+
+# A page of a windowed read, newest first.
+# ARGV: end ("+" or "(<offset>"), count, ttl ms | Reply: entries
+WINDOW = Script(
+    "window",
+    _TOUCH
+    + """
+touch(tonumber(ARGV[3]))
+return redis.call('XREVRANGE', KEYS[1], ARGV[1], '-', 'COUNT', ARGV[2])
+""",
+)
+
+# Write a snapshot of the state at an offset, then apply retention below it.
+# Written only if the log still holds that offset (so it never describes a state
+# the log does not hold) and no newer snapshot exists. Retention never trims at or
+# above the snapshot, so a full read stays exact.
+# KEYS: log, snap | ARGV: offset, payload, retention kind ("", "events", "ms"), value
+# Reply: {written 0|1, entries trimmed}
+SNAPSHOT = Script(
+    "snapshot",
+    _OLDER
+    + """
+local log, snap, offset = KEYS[1], KEYS[2], ARGV[1]
+if #redis.call('XRANGE', log, offset, offset) == 0 then return {0, 0} end
+local current = redis.call('HGET', snap, 'o')
+if current and not older(current, offset) then return {0, 0} end
+redis.call('HSET', snap, 'o', offset, 's', ARGV[2])
+local ttl = redis.call('PTTL', log)
+if ttl > 0 then redis.call('PEXPIRE', snap, ttl) else redis.call('PERSIST', snap) end
+local minid = nil
+if ARGV[3] == 'events' then
+  local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', ARGV[4])
+  if #newest == tonumber(ARGV[4]) then minid = newest[#newest][1] end
+elseif ARGV[3] == 'ms' then
+  local now = redis.call('TIME')
+  minid = tostring(tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4])) .. '-0'
+end
+if minid == nil then return {1, 0} end
+if older(offset, minid) then minid = offset end
+local trimmed = redis.call('XTRIM', log, 'MINID', minid)
+if trimmed > 0 then redis.call('HSET', snap, 't', minid) end
+return {1, trimmed}
+""",
+)
+
+# A page of replay, with the retention mark (the lowest offset retention kept), so a
+# replay that starts below it fails loudly instead of silently skipping events.
+# KEYS: log, snap | ARGV: start, end[, count] | Reply: {mark or "", entries}
+EVENTS = Script(
+    "events",
+    """
+local entries
+if ARGV[3] then
+  entries = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[2], 'COUNT', ARGV[3])
+else
+  entries = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[2])
+end
+return {redis.call('HGET', KEYS[2], 't') or '', entries}
+""",
+)
+
+
+# Time travel: the state right after ``until``, from the snapshot when it is at or
+# before ``until``, else from the log's start, which is impossible once retention
+# has trimmed it.
+# KEYS: log, snap | ARGV: until
+# Reply: {"snap", offset, snapshot, entries} | {"log", "", "", entries} | {"trimmed", mark}
+READ_AT = Script(
+    "read_at",
+    _OLDER
+    + """
+local snap = redis.call('HMGET', KEYS[2], 'o', 's', 't')
+if snap[1] and not older(ARGV[1], snap[1]) then
+  return {'snap', snap[1], snap[2], redis.call('XRANGE', KEYS[1], '(' .. snap[1], ARGV[1])}
+end
+if snap[3] then return {'trimmed', snap[3]} end
+return {'log', '', '', redis.call('XRANGE', KEYS[1], '-', ARGV[1])}
 """,
 )

@@ -20,7 +20,8 @@ from ._errors import StoreError, StoreUnavailable, UnsupportedServer
 from ._events import AnyEvent
 from ._fold import Projection
 from ._keys import Keyspace
-from ._plans import Flow, Ops, Plan, check_offset
+from ._ops import Ops
+from ._plans import Flow, Plan, check_offset
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage

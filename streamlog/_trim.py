@@ -29,7 +29,14 @@ __all__ = ["LastN", "TokenBudget", "TrimPolicy", "drop_orphans"]
 
 
 class TrimPolicy(Protocol):
-    """Anything with ``select(entries) -> entries``, a suffix of its input."""
+    """Anything with ``select(entries) -> entries``, a suffix of its input.
+
+    A policy that also has ``page_size()`` and ``enough(entries)``, and whose
+    ``windowed`` is true, can be served by a windowed read: the store reads the
+    session backwards, a page at a time, until ``enough`` says the entries read
+    (a suffix of the visible messages, in order) contain the whole window; then
+    ``select`` over that suffix equals ``select`` over everything.
+    """
 
     def select(self, entries: Sequence[Entry]) -> list[Entry]: ...
 
@@ -64,10 +71,18 @@ class LastN:
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 0:
             raise ConfigError(f"LastN needs a non-negative int, not {self.n!r}")
 
+    windowed = True
+
     def select(self, entries: Sequence[Entry]) -> list[Entry]:
         if self.n == 0:
             return []
         return drop_orphans(list(entries[-self.n :]))
+
+    def page_size(self) -> int:
+        return self.n + 8  # a few events more, for removals and a clear in the window
+
+    def enough(self, entries: Sequence[Entry]) -> bool:
+        return len(entries) >= self.n
 
 
 def _approximate(messages: Sequence[BaseMessage]) -> int:
@@ -92,6 +107,24 @@ class TokenBudget:
     token_counter: Callable[[list[BaseMessage]], int] | Any = _approximate
     include_system: bool = False
     start_on: Literal["human", "ai", "system", "tool"] | None = None
+
+    @property
+    def windowed(self) -> bool:
+        # Keeping the first system message needs the first message of the whole
+        # session, which a read from the end does not see: such budgets read it all.
+        return not self.include_system
+
+    def page_size(self) -> int:
+        return 64
+
+    def enough(self, entries: Sequence[Entry]) -> bool:
+        # Once the suffix read costs more than the budget, a longer one cannot fit,
+        # so trim_messages picks the same messages from it as from the whole session.
+        counter = self.token_counter
+        messages = [e.message for e in entries]
+        if hasattr(counter, "get_num_tokens_from_messages"):
+            return bool(counter.get_num_tokens_from_messages(messages) > self.max_tokens)
+        return bool(counter(messages) > self.max_tokens)
 
     def select(self, entries: Sequence[Entry]) -> list[Entry]:
         from langchain_core.messages import trim_messages

@@ -13,7 +13,7 @@ SPACE = Keyspace("chat", 16)
 
 def all_keys(space, sid):
     k = space.session(sid)
-    return {k.log, k.idem, k.idem_old}
+    return {k.log, k.idem, k.idem_old, k.snap}
 
 
 @given(session_ids, session_ids)
@@ -27,7 +27,7 @@ def test_distinct_sessions_never_share_a_key(a, b):
 @given(session_ids)
 def test_all_keys_of_a_session_share_its_partition_slot(sid):
     k = SPACE.session(sid)
-    slots = {key_slot(key) for key in (k.log, k.idem, k.idem_old, k.feed, k.sessions)}
+    slots = {key_slot(key) for key in (k.log, k.idem, k.idem_old, k.snap, k.feed, k.sessions)}
     assert slots == {key_slot(SPACE.feed(k.partition))}
     assert k.partition == SPACE.partition_of(sid)
 

@@ -5,7 +5,10 @@ import sys
 
 import streamlog
 
-CORE = ["_codec", "_errors", "_events", "_fold", "_keys", "_plans", "_records", "_scripts", "_trim"]
+CORE = [
+    "_cache", "_codec", "_errors", "_events", "_fold", "_keys", "_ops", "_plans", "_reads", "_records",
+    "_retention", "_scripts", "_trim",
+]  # fmt: skip
 
 # Import the core modules in a fresh interpreter with `redis` made unimportable and
 # without running the package's __init__ (which imports the shells on purpose).

@@ -5,7 +5,8 @@ from langchain_core.messages import HumanMessage
 
 from streamlog import PartitionMismatch, UnsupportedServer
 from streamlog._keys import Keyspace
-from streamlog._plans import Ops, Plan
+from streamlog._ops import Ops
+from streamlog._plans import Plan
 
 
 def drive(flow, replies):
@@ -52,7 +53,7 @@ def test_append_plan_is_one_script_call_whatever_the_batch():
     plan = next(ops.append("s", messages, idempotency_key="k"))
     assert isinstance(plan, Plan) and plan.script is not None and plan.script.name == "append"
     keys = Keyspace("p", 16).session("s")
-    assert plan.args[:6] == (5, keys.log, keys.feed, keys.sessions, keys.idem, keys.idem_old)
-    assert plan.args[6:9] == (b"s", b"2500", b"")
-    assert plan.args[11:] == tuple(ops.payloads(messages))
-    assert len(plan.args[11:]) == 50
+    assert plan.args[:7] == (6, keys.log, keys.feed, keys.sessions, keys.idem, keys.idem_old, keys.snap)
+    assert plan.args[7:10] == (b"s", b"2500", b"")
+    assert plan.args[12:] == tuple(ops.payloads(messages))
+    assert len(plan.args[12:]) == 50

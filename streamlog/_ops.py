@@ -1,0 +1,194 @@
+"""The IO-free half of a store: its settings, the first-use check, and the writes.
+
+Rule: a store's settings are validated here, once; every write is built here as a
+flow (see ``_plans``), and the reads come from :class:`~streamlog._reads.Reads`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from langchain_core.messages import RemoveMessage
+
+from . import _codec
+from ._cache import ProjectionCache
+from ._errors import (
+    ConfigError,
+    ConflictError,
+    InvalidMessage,
+    PartitionMismatch,
+    StoreError,
+    UnsupportedServer,
+)
+from ._events import AnyEvent, HistoryCleared, MessagesAppended, MessagesRemoved, SessionDeleted
+from ._keys import Keyspace, SessionKeys, session_id_bytes
+from ._plans import Flow, Plan, check_offset, text
+from ._reads import Reads
+from ._records import to_record
+from ._retention import KeepLast, KeepNewerThan, Retention
+from ._scripts import APPEND, CONFIGURE, DELETE
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+__all__ = ["Ops"]
+
+T = TypeVar("T")
+
+# LangGraph's sentinel id: RemoveMessage(id=REMOVE_ALL_MESSAGES) clears the history.
+REMOVE_ALL_MESSAGES = "__remove_all__"
+_CLEARED = _codec.encode(HistoryCleared())
+
+
+class Ops(Reads):
+    """The IO-free half of a store: settings, key names, and every flow.
+
+    A shell (sync or async) owns one ``Ops`` and drives the flows it returns.
+    """
+
+    def __init__(
+        self,
+        keyspace: Keyspace,
+        *,
+        ttl: float | None = None,
+        trim: Any = None,
+        max_message_bytes: int | None = 1 << 20,
+        idempotency_memory: int = 100,
+        cache_size: int = 256,
+        snapshot_every: int = 500,
+        retention: Retention | None = None,
+        refresh_ttl_on_read: bool = False,
+    ) -> None:
+        if ttl is not None and (isinstance(ttl, bool) or not ttl > 0):
+            raise ConfigError(f"ttl is a positive number of seconds or None, not {ttl!r}")
+        if retention is not None and not isinstance(retention, (KeepLast, KeepNewerThan)):
+            raise ConfigError(f"retention is KeepLast(n), KeepNewerThan(seconds) or None, not {retention!r}")
+        if not isinstance(snapshot_every, int) or snapshot_every < 1:
+            raise ConfigError(f"snapshot_every is a positive number of events, not {snapshot_every!r}")
+        self.cache = ProjectionCache(cache_size)
+        self.snapshot_every = snapshot_every
+        self.retention = retention
+        self.refresh_ttl_on_read = refresh_ttl_on_read
+        self.keyspace = keyspace
+        self.ttl = ttl
+        self.trim = trim
+        self.max_message_bytes = max_message_bytes
+        self.idempotency_memory = idempotency_memory
+        self._ttl_ms = b"0" if ttl is None else str(max(1, int(ttl * 1000))).encode()
+        self.ready = False
+
+    # -- first use -------------------------------------------------------------
+
+    def prepared(self, flow: Flow[T]) -> Flow[T]:
+        """``flow``, preceded on first use by the server check and the partition guard."""
+        return flow if self.ready else self._first_use(flow)
+
+    def _first_use(self, flow: Flow[T]) -> Flow[T]:
+        yield from self._handshake()
+        self.ready = True
+        return (yield from flow)
+
+    def _handshake(self) -> Flow[None]:
+        key = self.keyspace.config()
+        status, value = yield Plan((1, key, self.keyspace.partitions), lambda r: (text(r[0]), text(r[1])), CONFIGURE)
+        if status == "old":
+            raise UnsupportedServer(f"streamlog needs Redis >= 6.2 or Valkey (XAUTOCLAIM): {value}")
+        if int(value) != self.keyspace.partitions:
+            raise PartitionMismatch(self.keyspace.partitions, int(value), key.decode())
+
+    # -- writes ----------------------------------------------------------------
+
+    def payloads(self, messages: Iterable[BaseMessage]) -> list[bytes]:
+        """One encoded event per message, checked before anything is sent."""
+        if not isinstance(messages, (list, tuple)):
+            if isinstance(messages, (str, bytes, dict)) or not isinstance(messages, Iterable):
+                raise InvalidMessage(f"expected a sequence of messages, not {type(messages).__name__}")
+            messages = list(messages)
+        out = []
+        for message in messages:
+            event: AnyEvent
+            if isinstance(message, RemoveMessage):
+                if message.id is None:
+                    raise InvalidMessage("a RemoveMessage needs the id of the message to remove")
+                if message.id == REMOVE_ALL_MESSAGES:
+                    event = HistoryCleared()
+                else:
+                    event = MessagesRemoved(ids=(message.id,))
+            else:
+                event = MessagesAppended(messages=(to_record(message),))
+            payload = _codec.encode(event)
+            if self.max_message_bytes is not None and len(payload) > self.max_message_bytes:
+                raise InvalidMessage(
+                    f"a message encodes to {len(payload)} bytes; the limit is "
+                    f"{self.max_message_bytes} (max_message_bytes); nothing was written"
+                )
+            out.append(payload)
+        return out
+
+    def append(
+        self,
+        session_id: str,
+        messages: Iterable[BaseMessage],
+        *,
+        idempotency_key: str | None = None,
+        expected_offset: str | None = None,
+    ) -> Flow[list[str]]:
+        """Append messages in one atomic step; the flow returns one offset per message.
+
+        Everything is validated and encoded here, before the flow sends anything.
+        """
+        keys = self.keyspace.session(session_id)
+        payloads = self.payloads(messages)
+        if expected_offset is not None:
+            check_offset(expected_offset, allow_bounds=False)
+        if idempotency_key is not None and (not isinstance(idempotency_key, str) or not idempotency_key):
+            raise ConfigError(f"an idempotency key is a non-empty str, not {idempotency_key!r}")
+        return self._append(session_id, keys, payloads, idempotency_key, expected_offset)
+
+    def clear(self, session_id: str) -> Flow[str]:
+        """Append a ``HistoryCleared`` event; the flow returns its offset."""
+        keys = self.keyspace.session(session_id)
+        offsets = yield from self._append(session_id, keys, [_CLEARED], None, None)
+        return offsets[0]
+
+    def _append(
+        self,
+        session_id: str,
+        keys: SessionKeys,
+        payloads: Sequence[bytes],
+        idempotency_key: str | None,
+        expected_offset: str | None,
+    ) -> Flow[list[str]]:
+        if not payloads:
+            return []
+
+        def parse(reply: Any) -> list[str]:
+            status = text(reply[0])
+            if status == "ok":
+                return [text(i) for i in reply[1:]]
+            if status == "dup":
+                return text(reply[1]).split(",")
+            if status == "conflict":
+                raise ConflictError(session_id, str(expected_offset), text(reply[1]))
+            raise StoreError(f"unexpected reply from the append script: {reply!r}")
+
+        args = (
+            6, keys.log, keys.feed, keys.sessions, keys.idem, keys.idem_old, keys.snap,
+            session_id_bytes(session_id), self._ttl_ms,
+            expected_offset or b"", idempotency_key or b"", self.idempotency_memory,
+            *payloads,
+        )  # fmt: skip
+        offsets: list[str] = yield Plan(args, parse, APPEND)
+        return offsets
+
+    def delete(self, session_id: str) -> Flow[bool]:
+        """Erase every key of the session and put a tombstone on its feed."""
+        keys = self.keyspace.session(session_id)
+        tombstone = _codec.encode(SessionDeleted())
+        sid = session_id_bytes(session_id)
+        args = (6, keys.log, keys.idem, keys.idem_old, keys.sessions, keys.feed, keys.snap, sid, tombstone)
+        self.cache.forget(session_id)
+        existed: bool = yield Plan(args, lambda r: int(r[1]) > 0, DELETE)
+        self.cache.forget(session_id)
+        return existed
