@@ -33,6 +33,7 @@ from ._events import (
 from ._fold import Entry, Projection
 from ._history import RedisStreamChatMessageHistory, Streamlog
 from ._keys import Keyspace
+from ._retention import KeepLast, KeepNewerThan
 from ._store import AsyncStreamStore, StreamStore
 from ._trim import LastN, TokenBudget, TrimPolicy
 
@@ -50,6 +51,8 @@ __all__ = [
     "HistoryCleared",
     "InvalidMessage",
     "InvalidSessionId",
+    "KeepLast",
+    "KeepNewerThan",
     "Keyspace",
     "LastN",
     "MessagesAppended",

@@ -91,7 +91,9 @@ class Ops(Reads):
 
     def _handshake(self) -> Flow[None]:
         key = self.keyspace.config()
-        status, value = yield Plan((1, key, self.keyspace.partitions), lambda r: (text(r[0]), text(r[1])), CONFIGURE)
+        status, value = yield Plan(
+            (1, key, self.keyspace.partitions), lambda r: (text(r[0]), text(r[1])), CONFIGURE
+        )
         if status == "old":
             raise UnsupportedServer(f"streamlog needs Redis >= 6.2 or Valkey (XAUTOCLAIM): {value}")
         if int(value) != self.keyspace.partitions:
@@ -171,6 +173,11 @@ class Ops(Reads):
                 return text(reply[1]).split(",")
             if status == "conflict":
                 raise ConflictError(session_id, str(expected_offset), text(reply[1]))
+            if status == "error":
+                raise StoreError(
+                    f"session {session_id!r}: the partition feed is behind the session log (was the "
+                    f"feed key deleted by hand?); nothing was written: {text(reply[1])}"
+                )
             raise StoreError(f"unexpected reply from the append script: {reply!r}")
 
         args = (

@@ -72,7 +72,9 @@ class Reads:
     def _touch(self) -> bytes:
         return self._ttl_ms if self.refresh_ttl_on_read else b"0"
 
-    def messages(self, session_id: str, trim: Any = None, until: str | None = None) -> Flow[list[BaseMessage]]:
+    def messages(
+        self, session_id: str, trim: Any = None, until: str | None = None
+    ) -> Flow[list[BaseMessage]]:
         """The visible messages (as of ``until``), trimmed by ``trim`` or the store's policy."""
         policy = trim if trim is not None else self.trim
         if until is not None:
@@ -170,7 +172,9 @@ class Reads:
             )
         return page
 
-    def tail_plan(self, session_id: str, after: str, block_ms: int, count: int) -> Plan[list[tuple[str, AnyEvent]]]:
+    def tail_plan(
+        self, session_id: str, after: str, block_ms: int, count: int
+    ) -> Plan[list[tuple[str, AnyEvent]]]:
         """One blocking read of the events after ``after`` (``"$"``: only new ones)."""
         keys = self.keyspace.session(session_id)
         if after != "$":

@@ -17,7 +17,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-__all__ = ["APPEND", "CONFIGURE", "DELETE", "EVENTS", "READ", "READ_AT", "SNAPSHOT", "TAIL", "WINDOW", "Script"]
+__all__ = [
+    "APPEND",
+    "CONFIGURE",
+    "DELETE",
+    "EVENTS",
+    "READ",
+    "READ_AT",
+    "SNAPSHOT",
+    "TAIL",
+    "WINDOW",
+    "Script",
+]
 
 
 @dataclass(frozen=True)
@@ -51,10 +62,25 @@ if expected ~= '' then
   if top[1] then actual = top[1][1] end
   if actual ~= expected then return {'conflict', actual} end
 end
+-- Offsets are drawn from the partition feed's id sequence, which never goes back
+-- and never reuses an id (a trimmed stream keeps its last id): the feed entry and
+-- the log entry share one id, and no later incarnation of a deleted session can
+-- ever hold an offset an earlier one had, which is what lets a cache or snapshot
+-- tell a session from its successor by offset alone.
 local reply = {'ok'}
 for i = 6, #ARGV do
-  local id = redis.call('XADD', log, '*', 'e', ARGV[i])
-  redis.call('XADD', feed, '*', 's', sid, 'o', id, 'e', ARGV[i])
+  local id = redis.call('XADD', feed, '*', 's', sid, 'e', ARGV[i])
+  local added = redis.pcall('XADD', log, id, 'e', ARGV[i])
+  if type(added) == 'table' and added.err then
+    -- Only possible if the feed key was deleted and recreated behind the log:
+    -- undo this call's entries so nothing of it stays written.
+    redis.call('XDEL', feed, id)
+    for j = 2, #reply do
+      redis.call('XDEL', feed, reply[j])
+      redis.call('XDEL', log, reply[j])
+    end
+    return {'error', tostring(added.err)}
+  end
   reply[#reply + 1] = id
 end
 redis.call('ZADD', sessions, string.match(reply[#reply], '^%d+'), sid)
@@ -83,7 +109,7 @@ DELETE = Script(
     """
 local n = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[6])
 redis.call('ZREM', KEYS[4], ARGV[1])
-local id = redis.call('XADD', KEYS[5], '*', 's', ARGV[1], 'o', '0-0', 'e', ARGV[2])
+local id = redis.call('XADD', KEYS[5], '*', 's', ARGV[1], 'e', ARGV[2])
 return {'ok', n, id}
 """,
 )

@@ -8,7 +8,7 @@ nowhere else. Every public method is one call into :class:`~streamlog._plans.Ops
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,7 +21,7 @@ from ._events import AnyEvent
 from ._fold import Projection
 from ._keys import Keyspace
 from ._ops import Ops
-from ._plans import Flow, Plan, check_offset
+from ._plans import Flow, Plan, check_offset, run
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -57,23 +57,9 @@ def _command(plan: Plan[Any], fallback: bool = False) -> tuple[Any, ...]:
     return ("EVALSHA", plan.script.sha, *plan.args)
 
 
-def make_ops(
-    *,
-    key_prefix: str = "streamlog",
-    partitions: int = 16,
-    ttl: float | None = None,
-    trim: Any = None,
-    max_message_bytes: int | None = 1 << 20,
-    idempotency_memory: int = 100,
-) -> Ops:
+def make_ops(*, key_prefix: str = "streamlog", partitions: int = 16, **settings: Any) -> Ops:
     """Validate store settings and build the IO-free half of a store."""
-    return Ops(
-        Keyspace(key_prefix, partitions),
-        ttl=ttl,
-        trim=trim,
-        max_message_bytes=max_message_bytes,
-        idempotency_memory=idempotency_memory,
-    )
+    return Ops(Keyspace(key_prefix, partitions), **settings)
 
 
 class _Settings:
@@ -102,6 +88,11 @@ class StreamStore(_Settings):
         max_message_bytes: largest encoded message accepted; None for no limit.
         idempotency_memory: idempotency keys remembered per session (at least this
             many of the most recent appends that gave one).
+        cache_size: sessions whose projection this store keeps in memory (0: none).
+        snapshot_every: a full read that folded this many events writes a snapshot.
+        retention: ``KeepLast(n)`` or ``KeepNewerThan(seconds)``: trim the log below
+            the snapshot when one is written; None keeps every event.
+        refresh_ttl_on_read: reads restart the session's TTL too, not only appends.
     """
 
     @classmethod
@@ -179,6 +170,29 @@ class StreamStore(_Settings):
     def last_offset(self, session_id: str) -> str | None:
         """The offset of the session's last event, or None for an empty session."""
         return self._drive(self.ops.last_offset(session_id))
+
+    def iter_events(
+        self, session_id: str, start: str = "-", *, page: int = 500
+    ) -> Iterator[tuple[str, AnyEvent]]:
+        """Every event from ``start`` on, read a page at a time."""
+        while batch := self.events(session_id, start, count=page):
+            yield from batch
+            start = "(" + batch[-1][0]
+
+    def tail(
+        self, session_id: str, after: str = "$", *, block: float = 1.0, count: int = 100
+    ) -> Iterator[tuple[str, AnyEvent]]:
+        """Follow the session: yield events appended after ``after`` (``"$"``: from now).
+
+        Each wait blocks Redis-side for at most ``block`` seconds (keep it below the
+        client's ``socket_timeout``), so breaking out of the loop, or closing the
+        iterator, stops it within ``block`` seconds.
+        """
+        while True:
+            batch = self._drive(run(self.ops.tail_plan(session_id, after, int(block * 1000), count)))
+            yield from batch
+            if batch:
+                after = batch[-1][0]
 
     def clear(self, session_id: str) -> str:
         """Append a ``HistoryCleared`` event; returns its offset. The log keeps everything."""
@@ -260,6 +274,25 @@ class AsyncStreamStore(_Settings):
 
     async def last_offset(self, session_id: str) -> str | None:
         return await self._drive(self.ops.last_offset(session_id))
+
+    async def iter_events(
+        self, session_id: str, start: str = "-", *, page: int = 500
+    ) -> AsyncIterator[tuple[str, AnyEvent]]:
+        while batch := await self.events(session_id, start, count=page):
+            for item in batch:
+                yield item
+            start = "(" + batch[-1][0]
+
+    async def tail(
+        self, session_id: str, after: str = "$", *, block: float = 1.0, count: int = 100
+    ) -> AsyncIterator[tuple[str, AnyEvent]]:
+        """Follow the session; cancel the task or leave the ``async for`` to stop."""
+        while True:
+            batch = await self._drive(run(self.ops.tail_plan(session_id, after, int(block * 1000), count)))
+            for item in batch:
+                yield item
+            if batch:
+                after = batch[-1][0]
 
     async def clear(self, session_id: str) -> str:
         return await self._drive(self.ops.clear(session_id))

@@ -9,6 +9,7 @@ share servers without seeing each other's keys.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 from typing import Any
 
@@ -36,9 +37,23 @@ class Blocking:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             result = attr(*args, **kwargs)
-            return self._loop.run_until_complete(result) if asyncio.iscoroutine(result) else result
+            if asyncio.iscoroutine(result):
+                return self._loop.run_until_complete(result)
+            if inspect.isasyncgen(result):
+                return self._iterate(result)
+            return result
 
         return call
+
+    def _iterate(self, agen: Any) -> Any:
+        try:
+            while True:
+                try:
+                    yield self._loop.run_until_complete(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._loop.run_until_complete(agen.aclose())
 
 
 class Backend:

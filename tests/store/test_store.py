@@ -204,7 +204,7 @@ def test_the_feed_carries_each_event_with_session_and_offset(store, backend):
     keys = store.ops.keyspace.session("s")
     feed = backend.raw().xrange(keys.feed)
     assert [f[b"s"] for _, f in feed] == [b"s", b"s"]
-    assert [f[b"o"].decode() for _, f in feed] == offsets
+    assert [i.decode() for i, _ in feed] == offsets  # the log offset is the feed entry's id
     assert [decode(f[b"e"]) for _, f in feed] == [e for _, e in store.events("s")]
     index = [tuple(x) for x in backend.raw().zrange(keys.sessions, 0, -1, withscores=True)]
     assert index == [(b"s", float(offsets[-1].split("-")[0]))]
@@ -269,3 +269,23 @@ def test_works_with_decode_responses_clients(backend):
     assert store.messages("s") == CONVERSATION
     assert store.last_offset("s") == offsets[-1]
     assert store.delete("s") is True
+
+
+def test_offsets_are_never_reused_by_a_recreated_session(store):
+    old = store.append("s", [HumanMessage("before")])
+    store.delete("s")
+    new = store.append("s", [HumanMessage("after")])  # even within the same millisecond
+    assert offset_key(new[0]) > offset_key(old[0])
+
+
+def test_a_feed_behind_its_log_fails_the_append_and_writes_nothing(store, backend):
+    from streamlog import StoreError
+
+    store.append("s", [HumanMessage("x")])
+    keys = store.ops.keyspace.session("s")
+    raw = backend.raw()
+    raw.xadd(keys.log, {"e": b"\x81\xa4kind\xa5clear"}, id="99999999999999-0")  # a log ahead of its feed
+    before = (raw.xlen(keys.log), raw.xlen(keys.feed))
+    with pytest.raises(StoreError, match="feed"):
+        store.append("s", [HumanMessage("a"), HumanMessage("b")])
+    assert (raw.xlen(keys.log), raw.xlen(keys.feed)) == before
