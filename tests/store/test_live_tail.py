@@ -44,7 +44,7 @@ def test_sync_tail_sees_a_live_append(real_server_by_name, name):
     with redis.Redis(port=server.port) as client:
         events = StreamStore(client, key_prefix=prefix).tail("live", block=5)
         writer = append_when_blocked(server.port, prefix, "hello")
-        offset, event = next(events)
+        _offset, event = next(events)
         events.close()
         writer.join()
     assert event.messages[0]["content"] == "hello"
@@ -58,7 +58,7 @@ async def test_async_tail_sees_a_live_append_and_stops_on_break(real_server_by_n
     store = AsyncStreamStore(client, key_prefix=prefix)
     writer = append_when_blocked(server.port, prefix, "hi")
     got = []
-    async for offset, event in store.tail("live", block=5):
+    async for _offset, event in store.tail("live", block=5):
         got.append(event.messages[0]["content"])
         break
     await asyncio.to_thread(writer.join)
