@@ -71,11 +71,14 @@ def check_offset(offset: str, *, allow_bounds: bool = True) -> str:
 
 
 def entries(reply: Any) -> list[tuple[str, AnyEvent]]:
-    """Decode an XRANGE/XREVRANGE reply: redis-py's ``[(id, {field: value})]`` or raw pairs."""
+    """Decode an XRANGE/XREVRANGE reply: raw ``[id, [b"e", payload]]`` pairs or redis-py's ``(id, dict)``."""
     out = []
     decode = _codec.decode
     with paused_gc():
         for entry_id, fields in reply:
-            payload = fields[b"e"] if isinstance(fields, dict) else fields[fields.index(b"e") + 1]
+            if type(fields) is dict:
+                payload = fields[b"e"]
+            else:  # every entry streamlog writes has the one field "e"
+                payload = fields[1] if fields[0] == b"e" else fields[fields.index(b"e") + 1]
             out.append((entry_id.decode() if type(entry_id) is bytes else str(entry_id), decode(payload)))
     return out

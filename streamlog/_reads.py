@@ -92,7 +92,12 @@ class Reads:
         keys = self.keyspace.session(session_id)
         window, end, count, touch = Window(), b"+", policy.page_size(), self._touch
         while True:
-            page = yield Plan((*_session_keys(keys), end, count, touch), entries, WINDOW)
+            if touch == b"0":
+                # A plain XREVRANGE: a script would copy every entry into Lua strings and
+                # back, which measured 5x the command's own server time for 28 entries.
+                page = yield Plan((b"XREVRANGE", keys.log, end, b"-", b"COUNT", count), entries)
+            else:
+                page = yield Plan((*_session_keys(keys), end, count, touch), entries, WINDOW)
             with paused_gc():
                 window.feed(page)
                 suffix = window.entries

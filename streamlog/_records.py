@@ -30,7 +30,7 @@ _MISSING = object()
 class _Shape:
     """Per class: its field names and defaults, and which defaults are fresh containers."""
 
-    __slots__ = ("cls", "defaults", "fresh", "names")
+    __slots__ = ("cls", "defaults", "fresh", "names", "size")
 
     def __init__(self, cls: type[BaseMessage]) -> None:
         self.cls = cls
@@ -46,6 +46,7 @@ class _Shape:
                 if value:
                     raise TypeError(f"{cls.__name__}.{name}: non-empty mutable default")
                 self.fresh.append((name, type(value)))
+        self.size = len(self.defaults)
 
 
 def _registry() -> dict[str, _Shape]:
@@ -93,26 +94,29 @@ def to_record(message: BaseMessage) -> dict[str, Any]:
 def from_record(record: Mapping[str, Any]) -> BaseMessage:
     """Rebuild the message a record was made from (same class, equal value)."""
     tag = record.get("type")
-    shape = _SHAPES.get(tag) if isinstance(tag, str) else None
+    shape = _SHAPES.get(tag) if type(tag) is str else None
     if shape is None:
         raise DecodeError(f"unknown message type {tag!r} in a stored record")
     values = shape.defaults.copy()
     for name, factory in shape.fresh:
-        if name not in record:
-            values[name] = factory()
+        values[name] = factory()
     for key, value in record.items():
         # A top-level dict or list is copied, so two messages rebuilt from one
         # record never share one (nested values are shared: records are read-only).
-        values[key] = value.copy() if type(value) in (dict, list) else value
+        values[key] = value.copy() if type(value) in _CONTAINERS else value
     extra = None
-    if len(values) != len(shape.defaults):  # keys no field of this class has
+    if len(values) != shape.size:  # keys no field of this class has
         extra = {k: values.pop(k) for k in [k for k in values if k not in shape.defaults]}
-    fields_set = set(record)
-    fields_set.discard("type")
-    message = shape.cls.__new__(shape.cls)
-    setattr_ = object.__setattr__
-    setattr_(message, "__dict__", values)
-    setattr_(message, "__pydantic_fields_set__", fields_set)
-    setattr_(message, "__pydantic_extra__", extra)
-    setattr_(message, "__pydantic_private__", None)
+    fields_set = record.keys() - _TYPE
+    message = _new(shape.cls)
+    _set(message, "__dict__", values)
+    _set(message, "__pydantic_fields_set__", fields_set)
+    _set(message, "__pydantic_extra__", extra)
+    _set(message, "__pydantic_private__", None)
     return message
+
+
+_CONTAINERS = (dict, list)
+_TYPE = {"type"}
+_new = object.__new__
+_set = object.__setattr__

@@ -79,7 +79,7 @@ class LastN:
         return drop_orphans(list(entries[-self.n :]))
 
     def page_size(self) -> int:
-        return self.n + 8  # a few events more, for removals and a clear in the window
+        return self.n + 2  # a little more, for a removal in the window
 
     def enough(self, entries: Sequence[Entry]) -> bool:
         return len(entries) >= self.n

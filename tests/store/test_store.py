@@ -289,3 +289,21 @@ def test_a_feed_behind_its_log_fails_the_append_and_writes_nothing(store, backen
     with pytest.raises(StoreError, match="feed"):
         store.append("s", [HumanMessage("a"), HumanMessage("b")])
     assert (raw.xlen(keys.log), raw.xlen(keys.feed)) == before
+
+
+def test_an_unreachable_server_is_store_unavailable():
+    import socket
+
+    import redis as redis_py
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from streamlog import StoreUnavailable, StreamStore
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens here once the socket closes
+    with redis_py.Redis(port=port, retry=Retry(NoBackoff(), 0), socket_connect_timeout=1) as client:
+        with pytest.raises(StoreUnavailable) as info:
+            StreamStore(client).append("s", [HumanMessage("x")])
+    assert isinstance(info.value.__cause__, redis_py.ConnectionError)
