@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import os
 import platform
@@ -40,9 +41,9 @@ from importlib.metadata import version
 from typing import Any
 
 import redis
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage, message_to_dict
 
-from streamlog import RedisStreamChatMessageHistory
+from streamlog import LastN, RedisStreamChatMessageHistory, Streamlog
 from streamlog._server import LocalServer, ServerBinary, find_servers
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -60,16 +61,42 @@ def conversation(n: int, offset: int = 0) -> list[BaseMessage]:
     return out
 
 
-def timed(fn: Callable[[], Any], calls: int) -> list[float]:
-    for _ in range(min(5, calls)):
+class Timed:
+    """A timed call, with an untimed step before each call (e.g. an append by another writer)."""
+
+    def __init__(self, fn: Callable[[], Any], before: Callable[[], Any] | None = None) -> None:
+        self.fn, self.before = fn, before
+
+
+def timed(job: Callable[[], Any] | Timed, calls: int) -> list[float]:
+    fn, before = (job.fn, job.before) if isinstance(job, Timed) else (job, None)
+    for _ in range(min(3, calls)):
+        if before:
+            before()
         fn()  # warm up
     gc.collect()
     out = []
     for _ in range(calls):
+        if before:
+            before()
         start = time.perf_counter_ns()
         fn()
         out.append((time.perf_counter_ns() - start) / 1e6)
     return out
+
+
+class CountingClient:
+    """Counts the commands sent through it."""
+
+    def __init__(self, inner: redis.Redis) -> None:
+        self.inner, self.calls = inner, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.inner.execute_command(*args, **kwargs)
 
 
 class Bench:
@@ -113,24 +140,63 @@ class Bench:
             }
         raise ValueError(metric)
 
-    def readers(self, n: int) -> dict[str, Callable[[], Any]]:
-        sid = f"read{n}"
-        if not self.client.exists(f"community:{sid}"):
-            messages = conversation(n)
-            sl, comm = self.sl(sid, idempotent=False), self.community(sid)
-            for start in range(0, n, 500):
-                sl.add_messages(messages[start : start + 500])
-                comm.add_messages(messages[start : start + 500])
-            pipe = self.client.pipeline(transaction=False)
-            for m in messages:
+    def fill(self, sid: str, n: int) -> None:
+        if self.client.exists(f"floor:{sid}"):
+            return
+        writer = self.sl(sid, idempotent=False)
+        pipe = self.client.pipeline(transaction=False)
+        for start in range(0, n, 1000):
+            batch = conversation(min(1000, n - start), start)
+            writer.add_messages(batch)
+            for m in batch:  # community stores newest first (LPUSH): the same layout, pipelined
+                pipe.lpush(f"community:{sid}", json.dumps(message_to_dict(m)))
                 pipe.xadd(f"floor:{sid}", {"e": m.content.encode()})
             pipe.execute()
-        sl, comm = self.sl(sid), self.community(sid)
+        self.sl(sid).streamlog.store.read(sid)  # the first full read writes the snapshot
+
+    def readers(self, n: int) -> dict[str, Callable[[], Any] | Timed]:
+        sid = f"read{n}"
+        self.fill(sid, n)
+        window = Streamlog(self.client, key_prefix="sl", trim=LastN(20), cache_size=0).store
+        cold = Streamlog(self.client, key_prefix="sl", cache_size=0).store
+        warm = Streamlog(self.client, key_prefix="sl").store
+        comm, floor = self.community(sid), f"floor:{sid}"
+        # The warm reader's own copy of the session: before each read another writer
+        # appends one message and removes the previous one, so the session keeps n + 1
+        # visible messages however many reads run.
+        self.fill(sid + "w", n)
+        writer, turns = self.sl(sid + "w", idempotent=False), itertools.count()
+
+        def append_one() -> None:
+            k = next(turns)
+            writer.add_messages([RemoveMessage(id=f"w{k - 1}"), AIMessage(f"turn {k}", id=f"w{k}")])
+
         return {
-            "streamlog": lambda: sl.messages,
+            "streamlog LastN(20)": lambda: window.messages(sid),
+            "streamlog full, cold": lambda: cold.messages(sid),
+            "streamlog full, warm": Timed(lambda: warm.messages(sid + "w"), append_one),
             "community": lambda: comm.messages,
-            "floor": lambda: self.client.xrange(f"floor:{sid}"),
+            "floor XRANGE": lambda: self.client.xrange(floor),
+            "floor XREVRANGE 20": lambda: self.client.xrevrange(floor, count=20),
         }
+
+    def round_trips(self) -> dict[str, int]:
+        """Commands one read sends, per read mode, counted on a wrapped client (session of 1000)."""
+        sid, out = "read1000", {}
+        for name, settings in [
+            ("LastN(20)", {"trim": LastN(20), "cache_size": 0}),
+            ("full, cold", {"cache_size": 0}),
+            ("full, warm", {}),
+        ]:
+            counting = CountingClient(self.client)
+            store = Streamlog(counting, key_prefix="sl", **settings).store
+            store.messages(sid)
+            store.messages(sid)  # the first read also did the first-use check and loaded scripts
+            counting.calls = 0
+            self.sl(sid, idempotent=False).add_messages(conversation(1))
+            store.messages(sid)
+            out[name] = counting.calls
+        return out
 
     def run_round(self, r: int) -> None:
         scale = 0.2 if self.quick else 1
@@ -138,8 +204,8 @@ class Bench:
             ("add_message", self.contenders("add_message", 0), int(2000 * scale)),
             ("add_messages(10)", self.contenders("add_messages(10)", 0), int(500 * scale)),
         ]
-        sizes = [10, 100, 1000] if self.quick else [10, 100, 1000, 10000]
-        reads = {10: 300, 100: 150, 1000: 30, 10000: 7}
+        sizes = [10, 100, 1000] if self.quick else [10, 100, 1000, 10000, 100000]
+        reads = {10: 300, 100: 150, 1000: 40, 10000: 8, 100000: 3}
         jobs += [(f"messages@{n}", self.readers(n), max(3, int(reads[n] * scale))) for n in sizes]
         for metric, fns, calls in jobs:
             names = list(fns)
@@ -190,22 +256,36 @@ RATIOS = [
     ("add_message", "streamlog (no idem)", "floor", "add_message (no idem) / one XADD"),
     ("add_messages(10)", "streamlog", "floor", "add_messages(10) / 10 pipelined XADD"),
     ("add_messages(10)", "community", "streamlog", "community add_messages(10) / streamlog"),
-    ("messages@10000", "community", "streamlog", "community messages@10k / streamlog"),
-    ("messages@10000", "streamlog", "floor", "streamlog messages@10k / raw XRANGE"),
+    ("messages@10000", "community", "streamlog full, cold", "community messages@10k / streamlog full, cold"),
+    ("messages@10000", "community", "streamlog full, warm", "community messages@10k / streamlog full, warm"),
+    (
+        "messages@100000",
+        "streamlog LastN(20)",
+        "floor XREVRANGE 20",
+        "streamlog LastN(20)@100k / bare XREVRANGE 20",
+    ),
 ]
 
 
-def markdown(summary: dict[str, Any], nbytes: dict[str, float], header: str) -> str:
-    names = ["streamlog", "streamlog (no idem)", "community", "floor"]
-    lines = [
-        header,
-        "",
-        "| metric (ms, p50 / p99) | " + " | ".join(names) + " |",
-        "|---" * (len(names) + 1) + "|",
-    ]
-    for metric, cells in summary.items():
+def table(summary: dict[str, Any], metrics: list[str]) -> list[str]:
+    names = list(dict.fromkeys(n for m in metrics for n in summary[m]))
+    lines = ["| metric (ms, p50 / p99) | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for metric in metrics:
+        cells = summary[metric]
         row = [f"{cells[n]['p50']:.3f} / {cells[n]['p99']:.3f}" if n in cells else "" for n in names]
         lines.append(f"| {metric} | " + " | ".join(row) + " |")
+    return lines
+
+
+def markdown(summary: dict[str, Any], nbytes: dict[str, float], trips: dict[str, int], header: str) -> str:
+    writes = [m for m in summary if m.startswith("add")]
+    reads = [m for m in summary if m.startswith("messages@")]
+    lines = [header, "", *table(summary, writes), "", *table(summary, reads)]
+    if "messages@100" in summary and "messages@100000" in summary:
+        at = {n: summary[f"messages@{n}"]["streamlog LastN(20)"]["p50"] for n in (100, 100000)}
+        lines += ["", f"streamlog LastN(20) at 100k / at 100: {at[100000] / at[100]:.2f}x"]
+    lines += ["", "| read | round trips after one append |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in trips.items()]
     lines += ["", "| ratio (p50) | value |", "|---|---|"]
     for metric, a, b, label in RATIOS:
         if metric in summary:
@@ -246,12 +326,22 @@ def main() -> None:
             bench.run_round(r)
             print(f"round {r + 1}/{rounds} done", file=sys.stderr)
         bench.measure_bytes()
+        trips = bench.round_trips()
         summary = summarize(bench.timings)
         bench.client.close()
-    print(markdown(summary, bench.bytes, header))
+    print(markdown(summary, bench.bytes, trips, header))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"header": header, "summary": summary, "bytes": bench.bytes, "raw": bench.timings}, f)
+            json.dump(
+                {
+                    "header": header,
+                    "summary": summary,
+                    "bytes": bench.bytes,
+                    "round_trips": trips,
+                    "raw": bench.timings,
+                },
+                f,
+            )
 
 
 if __name__ == "__main__":
