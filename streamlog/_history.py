@@ -10,7 +10,7 @@ import asyncio
 import inspect
 import secrets
 import weakref
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import redis
@@ -284,3 +284,17 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
 
     async def adelete(self) -> bool:
         return await self.streamlog.astore.delete(self.session_id)
+
+    def iter_events(self, start: str = "-", *, page: int = 500) -> Iterator[tuple[str, AnyEvent]]:
+        """Every event from ``start`` on, a page at a time."""
+        return self.streamlog.store.iter_events(self.session_id, start, page=page)
+
+    def aiter_events(self, start: str = "-", *, page: int = 500) -> AsyncIterator[tuple[str, AnyEvent]]:
+        return self.streamlog.astore.iter_events(self.session_id, start, page=page)
+
+    def tail(self, after: str = "$", *, block: float = 1.0) -> Iterator[tuple[str, AnyEvent]]:
+        """Follow the session live (``XREAD BLOCK``); leave the loop to stop."""
+        return self.streamlog.store.tail(self.session_id, after, block=block)
+
+    def atail(self, after: str = "$", *, block: float = 1.0) -> AsyncIterator[tuple[str, AnyEvent]]:
+        return self.streamlog.astore.tail(self.session_id, after, block=block)
