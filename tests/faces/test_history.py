@@ -189,3 +189,23 @@ async def test_concurrent_tasks_append_contiguous_batches(deployment):
         assert {c.split(".")[0] for c in chunk} == {chunk[0].split(".")[0]}
         assert [c.split(".")[1] for c in chunk] == [str(i) for i in range(size)]
     await deployment.aclose()
+
+
+def test_history_replay_and_tail_sync_and_async(deployment):
+    h = deployment.history("replay")
+    offsets = h.append([HumanMessage(str(i)) for i in range(7)])
+    assert [o for o, _ in h.iter_events(page=3)] == offsets
+    events = h.tail(after=offsets[4], block=0.05)
+    assert [next(events)[0], next(events)[0]] == offsets[5:]
+    events.close()
+
+    async def go():
+        got = [o async for o, _ in h.aiter_events("(" + offsets[1], page=2)]
+        tail = h.atail(after=offsets[5], block=0.05)
+        first = await tail.__anext__()
+        await tail.aclose()
+        await deployment.aclose()
+        return got, first[0]
+
+    got, first = asyncio.run(go())
+    assert got == offsets[2:] and first == offsets[6]

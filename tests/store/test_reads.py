@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage, ToolMessage
 
-from streamlog import KeepLast, LastN, OffsetOutOfRange, TokenBudget
+from streamlog import KeepLast, KeepNewerThan, LastN, OffsetOutOfRange, TokenBudget
 from streamlog._fold import Projection
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
@@ -283,3 +283,16 @@ def test_tail_yields_the_events_after_an_offset_and_closes(store):
     events.close()
     with pytest.raises(OffsetOutOfRange):
         next(store.tail("s", after="soon"))
+
+
+def test_keep_newer_than_trims_old_events_but_never_above_the_snapshot(backend):
+    store = backend.store(snapshot_every=5, retention=KeepNewerThan(0.005))
+    offsets = store.append("s", [HumanMessage(str(i)) for i in range(10)])
+    raw = backend.raw()
+    deadline = time.monotonic() + 5
+    while int(raw.time()[0]) * 1000 + int(raw.time()[1]) // 1000 <= int(offsets[-1].split("-")[0]) + 10:
+        assert time.monotonic() < deadline  # the server clock moves on: a bounded poll
+    assert len(store.messages("s")) == 10  # snapshot at offsets[-1], then trim everything older than 5 ms
+    keys = store.ops.keyspace.session("s")
+    assert [i.decode() for i, _ in raw.xrange(keys.log)] == offsets[-1:]
+    assert len(backend.store(cache_size=0).messages("s")) == 10
