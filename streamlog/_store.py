@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
 from redis.exceptions import NoScriptError
 
 from ._errors import StoreError, StoreUnavailable, UnsupportedServer
@@ -57,8 +59,12 @@ class map_exceptions:
         raise StoreError(f"Redis error: {exc}") from exc
 
 
-def _command(plan: Plan[Any], fallback: bool = False) -> tuple[Any, ...]:
+def _command(plan: Plan[Any], fallback: bool = False, str_names: bool = False) -> tuple[Any, ...]:
     if plan.script is None:
+        if str_names and type(plan.args[0]) is bytes:
+            # Plans name read commands in bytes to skip redis-py's reply callbacks;
+            # the cluster client routes by the command's str name, so it gets one.
+            return (plan.args[0].decode(), *plan.args[1:])
         return plan.args
     if fallback:
         return ("EVAL", plan.script.source, *plan.args)
@@ -77,6 +83,7 @@ class _Settings:
         self.client = client
         self.ops = make_ops(**settings)
         self._owns_client = False
+        self._str_names = isinstance(client, (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster))
 
     @property
     def keyspace(self) -> Keyspace:
@@ -122,7 +129,7 @@ class StreamStore(_Settings):
 
     def _send(self, plan: Plan[T]) -> T:
         try:
-            reply = self.client.execute_command(*_command(plan), NEVER_DECODE=True)
+            reply = self.client.execute_command(*_command(plan, False, self._str_names), NEVER_DECODE=True)
         except NoScriptError:
             reply = self.client.execute_command(*_command(plan, fallback=True), NEVER_DECODE=True)
         return plan.parse(reply)
@@ -235,7 +242,9 @@ class AsyncStreamStore(_Settings):
 
     async def _send(self, plan: Plan[T]) -> T:
         try:
-            reply = await self.client.execute_command(*_command(plan), NEVER_DECODE=True)
+            reply = await self.client.execute_command(
+                *_command(plan, False, self._str_names), NEVER_DECODE=True
+            )
         except NoScriptError:
             reply = await self.client.execute_command(*_command(plan, fallback=True), NEVER_DECODE=True)
         return plan.parse(reply)
