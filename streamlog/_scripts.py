@@ -47,6 +47,7 @@ class Script:
 # ARGV: session id, ttl ms ("0" = none), expected last offset ("" = any),
 #       idempotency key ("" = none), idempotency memory size, payload...
 # Reply: {"ok", id...} | {"dup", "id,id,..."} | {"conflict", actual last offset}
+#        | {"error", text} (the feed is behind the log; nothing was written)
 APPEND = Script(
     "append",
     """
