@@ -182,6 +182,10 @@ class Keyspace:
         """The partition's feed: every event of its sessions, with the session id."""
         return self._base(partition) + b"feed"
 
+    def dead(self, partition: int) -> bytes:
+        """The partition's dead letters: events every delivery of which failed, with the error."""
+        return self._base(partition) + b"dead"
+
     def sessions(self, partition: int) -> bytes:
         """The partition's session index: a sorted set of session id → last activity (ms)."""
         return self._base(partition) + b"sessions"

@@ -6,7 +6,7 @@ flow (see ``_plans``), and the reads come from :class:`~streamlog._reads.Reads`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.messages import RemoveMessage
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["Ops"]
 
 T = TypeVar("T")
+Y = TypeVar("Y")
 
 # LangGraph's sentinel id: RemoveMessage(id=REMOVE_ALL_MESSAGES) clears the history.
 REMOVE_ALL_MESSAGES = "__remove_all__"
@@ -80,11 +81,11 @@ class Ops(Reads):
 
     # -- first use -------------------------------------------------------------
 
-    def prepared(self, flow: Flow[T]) -> Flow[T]:
+    def prepared(self, flow: Generator[Y, Any, T]) -> Generator[Y | Plan[Any], Any, T]:
         """``flow``, preceded on first use by the server check and the partition guard."""
         return flow if self.ready else self._first_use(flow)
 
-    def _first_use(self, flow: Flow[T]) -> Flow[T]:
+    def _first_use(self, flow: Generator[Y, Any, T]) -> Generator[Y | Plan[Any], Any, T]:
         yield from self._handshake()
         self.ready = True
         return (yield from flow)

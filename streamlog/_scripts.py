@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 __all__ = [
     "APPEND",
     "CONFIGURE",
+    "DEAD_LETTER",
     "DELETE",
+    "ENSURE_GROUP",
     "EVENTS",
     "READ",
     "READ_AT",
@@ -264,5 +266,36 @@ if snap[1] and not older(ARGV[1], snap[1]) then
 end
 if snap[3] then return {'trimmed', snap[3]} end
 return {'log', '', '', redis.call('XRANGE', KEYS[1], '-', ARGV[1])}
+""",
+)
+
+
+# Create a consumer group on a feed unless it exists (the feed is created if missing).
+# KEYS: feed | ARGV: group, start id | Reply: 1 created, 0 existed
+ENSURE_GROUP = Script(
+    "ensure_group",
+    """
+local made = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM')
+if type(made) == 'table' and made.err then
+  if string.find(tostring(made.err), 'BUSYGROUP') then return 0 end
+  return redis.error_reply(tostring(made.err))
+end
+return 1
+""",
+)
+
+# Move a poison event to the partition's dead letters and acknowledge it, atomically.
+# Feed entries are written as s <session> e <payload>.
+# KEYS: feed, dead | ARGV: group, feed id, error text | Reply: 1
+DEAD_LETTER = Script(
+    "dead_letter",
+    """
+local found = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
+if found[1] then
+  local f = found[1][2]
+  redis.call('XADD', KEYS[2], '*', 'g', ARGV[1], 'o', ARGV[2], 's', f[2], 'e', f[4], 'err', ARGV[3])
+end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return 1
 """,
 )

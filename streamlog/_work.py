@@ -1,0 +1,186 @@
+"""Workers' logic: consumer groups on the partition feeds, IO-free.
+
+Rule: every decision a worker makes (what to read, what a handler's outcome means,
+when an event is dead) lives here as plain functions and flows; the runtimes in
+``_worker`` only drive them and call handlers.
+
+Delivery is at-least-once: an event is acknowledged (``XACK``) only after its
+handler returned. A handler that raises leaves the event pending; after
+``min_idle`` seconds any worker of the group claims it (``XAUTOCLAIM``) and runs it
+again; once an event has been delivered ``max_deliveries`` times and failed every
+time, it is moved to the partition's dead-letter stream (with the error text) and
+acknowledged, in one atomic step, so a poison event cannot block its feed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from . import _codec
+from ._errors import ConfigError, DecodeError
+from ._events import AnyEvent
+from ._keys import Keyspace
+from ._plans import Plan, text
+from ._scripts import DEAD_LETTER, ENSURE_GROUP
+
+__all__ = ["Call", "Decision", "Delivery", "GroupReader", "WorkFlow", "decide"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event handed to a handler: where it is, whose it is, and which attempt this is."""
+
+    partition: int
+    offset: str
+    session_id: str
+    event: AnyEvent | None  # None: the payload could not be decoded (see ``error``)
+    attempt: int = 1
+    error: str | None = None
+
+
+class Decision(enum.Enum):
+    ACK = "ack"  # the handler succeeded: acknowledge
+    RETRY = "retry"  # leave it pending: it is claimed again after min_idle
+    DEAD = "dead"  # move it to the dead letters and acknowledge
+
+
+def decide(attempt: int, failed: bool, max_deliveries: int) -> Decision:
+    """What to do with a delivery after its handler ran (``failed``: it raised)."""
+    if not failed:
+        return Decision.ACK
+    return Decision.DEAD if attempt >= max_deliveries else Decision.RETRY
+
+
+@dataclass(frozen=True)
+class Call:
+    """A flow's request to its driver: run the handler on these deliveries.
+
+    The driver sends back the set of offsets whose handling failed, with each
+    failure's text (sync drivers call the handler, async ones await it).
+    """
+
+    deliveries: tuple[Delivery, ...]
+
+
+def _deliveries(partition: int, entries: Any, attempts: dict[str, int] | None = None) -> list[Delivery]:
+    out = []
+    for entry_id, fields in entries or ():
+        if fields is None:  # an entry deleted while pending (XAUTOCLAIM in Redis < 7)
+            continue
+        values = fields if isinstance(fields, dict) else dict(zip(fields[::2], fields[1::2], strict=True))
+        offset = text(entry_id)
+        attempt = (attempts or {}).get(offset, 1)
+        session = values.get(b"s", b"").decode("utf-8", "replace")
+        try:
+            event: AnyEvent | None = _codec.decode(values.get(b"e", b""))
+            error = None
+        except DecodeError as exc:
+            event, error = None, str(exc)
+        out.append(Delivery(partition, offset, session, event, attempt, error))
+    return out
+
+
+#: A worker flow: yields plans to send and calls to make, returns T.
+WorkFlow = Generator["Plan[Any] | Call", Any, T]
+
+
+class GroupReader:
+    """The flows of one consumer of one group over some partitions."""
+
+    def __init__(
+        self,
+        keyspace: Keyspace,
+        group: str,
+        consumer: str,
+        partitions: Sequence[int],
+        *,
+        batch: int = 100,
+        min_idle: float = 30.0,
+        max_deliveries: int = 5,
+        start: str = "0",
+    ) -> None:
+        if not group or not isinstance(group, str):
+            raise ConfigError(f"a group name is a non-empty str, not {group!r}")
+        if max_deliveries < 1 or batch < 1 or min_idle < 0:
+            raise ConfigError("max_deliveries and batch must be >= 1, min_idle >= 0")
+        self.keyspace, self.group, self.consumer = keyspace, group, consumer
+        self.partitions = list(partitions)
+        self.batch, self.max_deliveries, self.start = batch, max_deliveries, start
+        self.min_idle_ms = int(min_idle * 1000)
+        self._claim_from = {p: "0-0" for p in self.partitions}
+
+    def ensure_groups(self) -> WorkFlow[None]:
+        """Create the group on every feed that lacks it (from ``start``: "0" = the whole feed)."""
+        for p in self.partitions:
+            yield Plan((1, self.keyspace.feed(p), self.group, self.start), int, ENSURE_GROUP)
+
+    def poll(self, block_ms: int | None = None) -> WorkFlow[int]:
+        """Claim idle events of dead consumers, then read new ones; handle, settle. Returns how many."""
+        handled = 0
+        for p in self.partitions:
+            claimed = yield from self._claim(p)
+            handled += yield from self._handle(p, claimed)
+        for p in self.partitions:
+            args: tuple[Any, ...] = (b"XREADGROUP", b"GROUP", self.group, self.consumer, b"COUNT", self.batch)
+            if block_ms is not None and len(self.partitions) == 1:
+                args += (b"BLOCK", block_ms)
+            reply = yield Plan((*args, b"STREAMS", self.keyspace.feed(p), b">"), _stream_entries)
+            handled += yield from self._handle(p, _deliveries(p, reply))
+        return handled
+
+    def _claim(self, p: int) -> WorkFlow[list[Delivery]]:
+        feed = self.keyspace.feed(p)
+        reply = yield Plan(
+            (b"XAUTOCLAIM", feed, self.group, self.consumer, self.min_idle_ms, self._claim_from[p],
+             b"COUNT", self.batch),
+            list,
+        )  # fmt: skip
+        self._claim_from[p] = text(reply[0])
+        if not reply[1]:
+            return []
+        ids = [text(e[0]) for e in reply[1] if e and e[1] is not None]
+        if not ids:
+            return []
+        pending = yield Plan(
+            (b"XPENDING", feed, self.group, ids[0], ids[-1], len(ids) + self.batch, self.consumer), list
+        )
+        attempts = {text(row[0]): int(row[3]) for row in pending}
+        return _deliveries(p, reply[1], attempts)
+
+    def _handle(self, p: int, deliveries: list[Delivery]) -> WorkFlow[int]:
+        if not deliveries:
+            return 0
+        broken = {d.offset: d.error for d in deliveries if d.event is None}
+        runnable = tuple(d for d in deliveries if d.event is not None)
+        failures: dict[str, str | None] = {}
+        if runnable:
+            failures = yield Call(runnable)
+        failures = {**failures, **broken}
+        acks = []
+        for d in deliveries:
+            error = failures.get(d.offset)
+            decision = decide(d.attempt, d.offset in failures, self.max_deliveries)
+            if decision is Decision.ACK:
+                acks.append(d.offset)
+            elif decision is Decision.DEAD:
+                yield Plan(
+                    (2, self.keyspace.feed(p), self.keyspace.dead(p), self.group, d.offset, str(error)),
+                    int,
+                    DEAD_LETTER,
+                )
+        if acks:
+            yield Plan((b"XACK", self.keyspace.feed(p), self.group, *acks), int)
+        return len(deliveries)
+
+
+def _stream_entries(reply: Any) -> Any:
+    # XREADGROUP: RESP2 [[key, entries]], RESP3 {key: entries}, None on timeout.
+    if not reply:
+        return []
+    streams = list(reply.values()) if isinstance(reply, dict) else [item[1] for item in reply]
+    return [entry for stream in streams for entry in stream]

@@ -1,0 +1,205 @@
+"""Worker runtimes: drive ``_work``'s flows and call the user's handler.
+
+Rule: a runtime decides nothing about delivery (``_work`` does); it sends plans,
+calls the handler when a flow asks (``Call``), reports which deliveries failed,
+and stops cleanly. ``run_check()`` drains the group once and returns (arq's burst
+mode), so tests and batch jobs never sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ._store import map_exceptions
+from ._work import Call, Delivery, GroupReader
+
+__all__ = ["AsyncWorker", "Delivery", "Worker"]
+
+log = logging.getLogger("streamlog.worker")
+
+
+def default_consumer() -> str:
+    """A consumer name unique to this process: host and pid."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _Base:
+    def __init__(
+        self,
+        store: Any,
+        group: str,
+        handler: Callable[..., Any],
+        *,
+        consumer: str | None = None,
+        partitions: Iterable[int] | None = None,
+        batch: int = 100,
+        min_idle: float = 30.0,
+        max_deliveries: int = 5,
+        start: str = "0",
+        idle_wait: float = 1.0,
+        batch_handler: bool = False,
+    ) -> None:
+        self.store, self.handler, self.batch_handler = store, handler, batch_handler
+        space = store.keyspace
+        self.reader = GroupReader(
+            space,
+            group,
+            consumer or default_consumer(),
+            list(partitions) if partitions is not None else range(space.partitions),
+            batch=batch,
+            min_idle=min_idle,
+            max_deliveries=max_deliveries,
+            start=start,
+        )
+        self.idle_wait = idle_wait
+
+    def _failed(self, deliveries: tuple[Delivery, ...], exc: BaseException) -> dict[str, str | None]:
+        for d in deliveries:
+            log.warning(
+                "group %s: handler failed on %s of session %r (attempt %d): %s",
+                self.reader.group, d.offset, d.session_id, d.attempt, _describe(exc),
+            )  # fmt: skip
+        return {d.offset: _describe(exc) for d in deliveries}
+
+
+class Worker(_Base):
+    """Processes every event of a group's feeds with ``handler(delivery)`` (sync).
+
+    Args:
+        store: a :class:`StreamStore`.
+        group: the consumer group; workers sharing a group share the work.
+        handler: called with each :class:`Delivery` (or with a list of them, if
+            ``batch_handler``). Returning acknowledges; raising leaves it pending.
+        consumer: this worker's name in the group (default: host-pid).
+        partitions: the partitions this worker reads (default: all).
+        batch: events read per feed and poll.
+        min_idle: seconds after which another worker may claim a pending event.
+        max_deliveries: deliveries after which a failing event is dead-lettered.
+        start: where a new group starts on each feed ("0": the whole feed, "$": new events).
+    """
+
+    def _drive(self, flow: Any) -> Any:
+        flow = self.store.ops.prepared(flow)
+        with map_exceptions():
+            try:
+                item = next(flow)
+                while True:
+                    result = self._call(item.deliveries) if isinstance(item, Call) else self.store._send(item)
+                    item = flow.send(result)
+            except StopIteration as stop:
+                return stop.value
+
+    def _call(self, deliveries: tuple[Delivery, ...]) -> dict[str, str | None]:
+        if self.batch_handler:
+            try:
+                self.handler(list(deliveries))
+            except Exception as exc:
+                return self._failed(deliveries, exc)
+            return {}
+        failures: dict[str, str | None] = {}
+        for d in deliveries:
+            try:
+                self.handler(d)
+            except Exception as exc:
+                failures.update(self._failed((d,), exc))
+        return failures
+
+    def run_check(self) -> int:
+        """Drain the group: claim what is idle, read what is new, until nothing is left."""
+        self._drive(self.reader.ensure_groups())
+        total = 0
+        while handled := self._drive(self.reader.poll()):
+            total += handled
+        return total
+
+    def run(self) -> None:
+        """Work until :meth:`stop`, SIGINT or SIGTERM; the batch in hand is finished first."""
+        self._stopping = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: self._stopping.set())
+        self._drive(self.reader.ensure_groups())
+        while not self._stopping.is_set():
+            if not self._drive(self.reader.poll()):
+                self._stopping.wait(self.idle_wait)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+
+class AsyncWorker(_Base):
+    """:class:`Worker` on an :class:`AsyncStreamStore`; the handler may be async.
+
+    A sync handler runs in a thread (with the caller's context variables), so it
+    never blocks the event loop.
+    """
+
+    async def _drive(self, flow: Any) -> Any:
+        flow = self.store.ops.prepared(flow)
+        with map_exceptions():
+            try:
+                item = next(flow)
+                while True:
+                    if isinstance(item, Call):
+                        result = await self._call(item.deliveries)
+                    else:
+                        result = await self.store._send(item)
+                    item = flow.send(result)
+            except StopIteration as stop:
+                return stop.value
+
+    async def _invoke(self, arg: Any) -> None:
+        if inspect.iscoroutinefunction(self.handler):
+            await self.handler(arg)
+        else:
+            outcome = await asyncio.to_thread(self.handler, arg)
+            if inspect.isawaitable(outcome):
+                await outcome
+
+    async def _call(self, deliveries: tuple[Delivery, ...]) -> dict[str, str | None]:
+        if self.batch_handler:
+            try:
+                await self._invoke(list(deliveries))
+            except Exception as exc:
+                return self._failed(deliveries, exc)
+            return {}
+        failures: dict[str, str | None] = {}
+        for d in deliveries:
+            try:
+                await self._invoke(d)
+            except Exception as exc:
+                failures.update(self._failed((d,), exc))
+        return failures
+
+    async def run_check(self) -> int:
+        await self._drive(self.reader.ensure_groups())
+        total = 0
+        while handled := await self._drive(self.reader.poll()):
+            total += handled
+        return total
+
+    async def run(self) -> None:
+        """Work until :meth:`stop` (or cancellation); the batch in hand is finished first."""
+        self._stopping = asyncio.Event()
+        await self._drive(self.reader.ensure_groups())
+        while not self._stopping.is_set():
+            if not await self._drive(self.reader.poll()):
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), self.idle_wait)
+                except asyncio.TimeoutError:
+                    pass
+
+    def stop(self) -> None:
+        self._stopping.set()

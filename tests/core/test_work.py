@@ -1,0 +1,40 @@
+"""Workers' decisions and flows, driven by hand: no Redis."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streamlog._codec import encode
+from streamlog._events import HistoryCleared
+from streamlog._keys import Keyspace
+from streamlog._plans import Plan
+from streamlog._work import Call, Decision, GroupReader, decide
+
+
+@given(st.integers(1, 20), st.booleans(), st.integers(1, 20))
+def test_decide(attempt, failed, max_deliveries):
+    decision = decide(attempt, failed, max_deliveries)
+    if not failed:
+        assert decision is Decision.ACK
+    else:
+        assert decision is (Decision.DEAD if attempt >= max_deliveries else Decision.RETRY)
+
+
+def test_a_poll_acks_only_what_the_handler_finished():
+    reader = GroupReader(Keyspace("w", 1), "g", "me", [0], min_idle=5)
+    flow = reader.poll()
+    claim = next(flow)
+    assert isinstance(claim, Plan) and claim.args[0] == b"XAUTOCLAIM" and claim.args[4] == 5000
+    read = flow.send(claim.parse([b"0-0", []]))
+    assert read.args[0] == b"XREADGROUP"
+    entries = [
+        [b"1-0", [b"s", b"a", b"e", encode(HistoryCleared())]],
+        [b"1-1", [b"s", b"b", b"e", encode(HistoryCleared())]],
+    ]
+    call = flow.send(read.parse([[b"w:{p0.0}:feed", entries]]))
+    assert isinstance(call, Call) and [d.session_id for d in call.deliveries] == ["a", "b"]
+    ack = flow.send({"1-1": "RuntimeError: no"})  # the handler failed on the second one
+    assert ack.args[0] == b"XACK" and ack.args[3:] == ("1-0",)
+    try:
+        flow.send(1)
+    except StopIteration as stop:
+        assert stop.value == 2

@@ -1,0 +1,133 @@
+"""The worker runtimes on fakeredis and every real server: at-least-once, redelivery, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+
+from langchain_core.messages import HumanMessage
+
+from streamlog import MessagesAppended, SessionDeleted
+from streamlog._worker import AsyncWorker, Worker
+
+
+def fill(store, sessions=6, per=3):
+    return {
+        f"s{i}": store.append(f"s{i}", [HumanMessage(f"{i}.{j}") for j in range(per)])
+        for i in range(sessions)
+    }
+
+
+def test_every_event_is_handled_once_and_acknowledged(deployment):
+    store = deployment.store
+    offsets = fill(store)
+    seen = []
+    worker = Worker(store, "index", seen.append, min_idle=60)
+    assert worker.run_check() == 18
+    assert sorted((d.session_id, d.offset) for d in seen) == sorted(
+        (s, o) for s, os in offsets.items() for o in os
+    )
+    assert all(isinstance(d.event, MessagesAppended) and d.attempt == 1 for d in seen)
+    assert Worker(store, "index", seen.append, min_idle=0).run_check() == 0  # nothing pending, nothing new
+    store.append("s0", [HumanMessage("late")])
+    assert worker.run_check() == 1 and seen[-1].event.messages[0]["content"] == "late"
+
+
+def test_groups_are_independent(deployment):
+    store = deployment.store
+    fill(store, sessions=2, per=2)
+    a, b = [], []
+    assert Worker(store, "a", a.append).run_check() == 4
+    assert Worker(store, "b", b.append).run_check() == 4
+    assert [d.offset for d in a] == [d.offset for d in b]
+
+
+def test_a_failed_event_is_redelivered_to_another_worker(deployment):
+    store = deployment.store
+    offsets = fill(store, sessions=1, per=2)["s0"]
+
+    def flaky(delivery):
+        raise RuntimeError("index unavailable")
+
+    first = Worker(store, "g", flaky, consumer="dies", min_idle=3600)
+    assert first.run_check() == 2  # both failed: left pending for "dies"
+    done = []
+    second = Worker(store, "g", done.append, consumer="rescuer", min_idle=0)
+    assert second.run_check() == 2
+    assert [d.offset for d in done] == offsets and all(d.attempt == 2 for d in done)
+    assert Worker(store, "g", done.append, min_idle=0).run_check() == 0
+
+
+def test_poison_events_go_to_the_dead_letters_with_the_error(deployment):
+    store = deployment.store
+    fill(store, sessions=3, per=1)
+    attempts = collections.Counter()
+
+    def handler(delivery):
+        attempts[delivery.session_id] += 1
+        if delivery.session_id == "s1":
+            raise ValueError("cannot index this")
+
+    worker = Worker(store, "g", handler, min_idle=0, max_deliveries=3)
+    worker.run_check()
+    assert attempts == {"s0": 1, "s1": 3, "s2": 1}
+    space = store.keyspace
+    p = space.session("s1").partition
+    raw = store.client
+    dead = raw.xrange(space.dead(p))
+    assert [(f[b"s"], f[b"g"], f[b"err"]) for _, f in dead] == [
+        (b"s1", b"g", b"ValueError: cannot index this")
+    ]
+    assert raw.xpending(space.feed(p), "g")["pending"] == 0  # acknowledged on the feed
+    assert worker.run_check() == 0
+
+
+def test_erasure_reaches_workers_as_a_tombstone(deployment):
+    store = deployment.store
+    fill(store, sessions=1, per=1)
+    seen = []
+    worker = Worker(store, "g", seen.append)
+    worker.run_check()
+    store.delete("s0")
+    assert worker.run_check() == 1
+    assert isinstance(seen[-1].event, SessionDeleted) and seen[-1].session_id == "s0"
+
+
+def test_an_undecodable_feed_entry_is_dead_lettered_not_crashing(deployment):
+    store = deployment.store
+    fill(store, sessions=1, per=1)
+    p = store.keyspace.session("s0").partition
+    store.client.xadd(store.keyspace.feed(p), {"s": "s0", "e": b"\xc1garbage"})
+    seen = []
+    Worker(store, "g", seen.append, min_idle=0, max_deliveries=2).run_check()
+    assert len(seen) == 1
+    dead = store.client.xrange(store.keyspace.dead(p))
+    assert len(dead) == 1 and b"corrupt event payload" in dead[0][1][b"err"]
+
+
+def test_batch_handler_gets_lists(deployment):
+    store = deployment.store
+    fill(store, sessions=2, per=3)
+    batches = []
+    assert Worker(store, "g", batches.append, batch_handler=True, batch=100).run_check() == 6
+    assert all(isinstance(b, list) for b in batches) and sum(map(len, batches)) == 6
+
+
+def test_async_worker_with_async_and_sync_handlers(deployment):
+    fill(deployment.store, sessions=3, per=2)
+
+    async def go():
+        seen_async, seen_sync = [], []
+
+        async def ahandler(delivery):
+            await asyncio.sleep(0)
+            seen_async.append((delivery.session_id, delivery.offset))
+
+        a = await AsyncWorker(deployment.astore, "ga", ahandler).run_check()
+        b = await AsyncWorker(deployment.astore, "gs", seen_sync.append).run_check()
+        await deployment.aclose()
+        return a, b, seen_async, seen_sync
+
+    a, b, seen_async, seen_sync = asyncio.run(go())
+    assert a == b == 6 and seen_async == [(d.session_id, d.offset) for d in seen_sync]
+    assert len(set(seen_async)) == 6  # offsets are unique within a partition, so pair them
