@@ -27,7 +27,7 @@ from ._plans import Flow, Plan, check_offset, text
 from ._reads import Reads
 from ._records import to_record
 from ._retention import KeepLast, KeepNewerThan, Retention
-from ._scripts import APPEND, CONFIGURE, DELETE
+from ._scripts import APPEND, CONFIGURE, DELETE, TRIM_FEED
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -60,6 +60,9 @@ class Ops(Reads):
         snapshot_every: int = 500,
         retention: Retention | None = None,
         refresh_ttl_on_read: bool = False,
+        feed_max_len: int = 10_000,
+        feed_max_age: float = 0,
+        feed_trim_every: int = 1000,
     ) -> None:
         if ttl is not None and (isinstance(ttl, bool) or not ttl > 0):
             raise ConfigError(f"ttl is a positive number of seconds or None, not {ttl!r}")
@@ -71,6 +74,12 @@ class Ops(Reads):
         self.snapshot_every = snapshot_every
         self.retention = retention
         self.refresh_ttl_on_read = refresh_ttl_on_read
+        self.feed_max_len, self.feed_max_age, self.feed_trim_every = (
+            feed_max_len,
+            feed_max_age,
+            feed_trim_every,
+        )
+        self._appends = 0
         self.keyspace = keyspace
         self.ttl = ttl
         self.trim = trim
@@ -188,6 +197,11 @@ class Ops(Reads):
             *payloads,
         )  # fmt: skip
         offsets: list[str] = yield Plan(args, parse, APPEND)
+        self._appends += 1
+        if self.feed_trim_every and self._appends % self.feed_trim_every == 0:
+            # Now and then, bound this partition's feed (see trim_feeds); one round trip.
+            bounds = (self.feed_max_len, int(self.feed_max_age * 1000))
+            yield Plan((1, keys.feed, *bounds), int, TRIM_FEED)
         return offsets
 
     def delete(self, session_id: str) -> Flow[bool]:

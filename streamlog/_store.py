@@ -23,6 +23,7 @@ from ._fold import Projection
 from ._keys import Keyspace
 from ._ops import Ops
 from ._plans import Flow, Plan, check_offset, run
+from ._work import trim_feeds
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -108,6 +109,11 @@ class StreamStore(_Settings):
         retention: ``KeepLast(n)`` or ``KeepNewerThan(seconds)``: trim the log below
             the snapshot when one is written; None keeps every event.
         refresh_ttl_on_read: reads restart the session's TTL too, not only appends.
+        feed_max_len, feed_max_age: a partition feed that no consumer group reads keeps
+            at most this many events (default 10,000) and/or events younger than this
+            many seconds (0: no bound); feeds that groups read are trimmed only below
+            what every group is done with. Checked every ``feed_trim_every`` appends
+            of this store (0: never; workers and :meth:`trim_feeds` trim too).
     """
 
     @classmethod
@@ -185,6 +191,10 @@ class StreamStore(_Settings):
     def last_offset(self, session_id: str) -> str | None:
         """The offset of the session's last event, or None for an empty session."""
         return self._drive(self.ops.last_offset(session_id))
+
+    def trim_feeds(self) -> int:
+        """Trim every partition feed as far as its consumer groups (or the bounds) allow."""
+        return int(self._drive(trim_feeds(self.ops.keyspace, self.ops.feed_max_len, self.ops.feed_max_age)))
 
     def iter_events(
         self, session_id: str, start: str = "-", *, page: int = 500
@@ -291,6 +301,11 @@ class AsyncStreamStore(_Settings):
 
     async def last_offset(self, session_id: str) -> str | None:
         return await self._drive(self.ops.last_offset(session_id))
+
+    async def trim_feeds(self) -> int:
+        return int(
+            await self._drive(trim_feeds(self.ops.keyspace, self.ops.feed_max_len, self.ops.feed_max_age))
+        )
 
     async def iter_events(
         self, session_id: str, start: str = "-", *, page: int = 500

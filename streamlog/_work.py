@@ -23,10 +23,10 @@ from . import _codec
 from ._errors import ConfigError, DecodeError
 from ._events import AnyEvent
 from ._keys import Keyspace
-from ._plans import Plan, text
-from ._scripts import DEAD_LETTER, ENSURE_GROUP
+from ._plans import Flow, Plan, text
+from ._scripts import DEAD_LETTER, ENSURE_GROUP, TRIM_FEED
 
-__all__ = ["Call", "Decision", "Delivery", "GroupReader", "WorkFlow", "decide"]
+__all__ = ["Call", "Decision", "Delivery", "GroupReader", "WorkFlow", "decide", "trim_feeds"]
 
 T = TypeVar("T")
 
@@ -184,3 +184,15 @@ def _stream_entries(reply: Any) -> Any:
         return []
     streams = list(reply.values()) if isinstance(reply, dict) else [item[1] for item in reply]
     return [entry for stream in streams for entry in stream]
+
+
+def trim_feeds(keyspace: Keyspace, max_len: int = 0, max_age: float = 0) -> Flow[int]:
+    """Trim every partition feed below what all its consumer groups are done with.
+
+    A feed with no group keeps its newest ``max_len`` events and those younger than
+    ``max_age`` seconds (0: no bound). Returns how many events were removed.
+    """
+    trimmed = 0
+    for p in range(keyspace.partitions):
+        trimmed += yield Plan((1, keyspace.feed(p), int(max_len), int(max_age * 1000)), int, TRIM_FEED)
+    return trimmed

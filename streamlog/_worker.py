@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._store import map_exceptions
-from ._work import Call, Delivery, GroupReader
+from ._work import Call, Delivery, GroupReader, trim_feeds
 
 __all__ = ["AsyncWorker", "Delivery", "Worker"]
 
@@ -64,6 +64,10 @@ class _Base:
             start=start,
         )
         self.idle_wait = idle_wait
+
+    def _trim(self) -> Any:
+        ops = self.store.ops
+        return trim_feeds(ops.keyspace, ops.feed_max_len, ops.feed_max_age)
 
     def _failed(self, deliveries: tuple[Delivery, ...], exc: BaseException) -> dict[str, str | None]:
         for d in deliveries:
@@ -116,12 +120,17 @@ class Worker(_Base):
                 failures.update(self._failed((d,), exc))
         return failures
 
+    def ensure_groups(self) -> None:
+        """Create the group on every feed now (a group only sees what its feed still holds)."""
+        self._drive(self.reader.ensure_groups())
+
     def run_check(self) -> int:
         """Drain the group: claim what is idle, read what is new, until nothing is left."""
         self._drive(self.reader.ensure_groups())
         total = 0
         while handled := self._drive(self.reader.poll()):
             total += handled
+        self._drive(self._trim())
         return total
 
     def run(self) -> None:
@@ -133,6 +142,7 @@ class Worker(_Base):
         self._drive(self.reader.ensure_groups())
         while not self._stopping.is_set():
             if not self._drive(self.reader.poll()):
+                self._drive(self._trim())  # idle: a good moment to trim the feeds
                 self._stopping.wait(self.idle_wait)
 
     def stop(self) -> None:
@@ -183,11 +193,15 @@ class AsyncWorker(_Base):
                 failures.update(self._failed((d,), exc))
         return failures
 
+    async def ensure_groups(self) -> None:
+        await self._drive(self.reader.ensure_groups())
+
     async def run_check(self) -> int:
         await self._drive(self.reader.ensure_groups())
         total = 0
         while handled := await self._drive(self.reader.poll()):
             total += handled
+        await self._drive(self._trim())
         return total
 
     async def run(self) -> None:
@@ -196,6 +210,7 @@ class AsyncWorker(_Base):
         await self._drive(self.reader.ensure_groups())
         while not self._stopping.is_set():
             if not await self._drive(self.reader.poll()):
+                await self._drive(self._trim())
                 try:
                     await asyncio.wait_for(self._stopping.wait(), self.idle_wait)
                 except asyncio.TimeoutError:

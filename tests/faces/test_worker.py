@@ -7,7 +7,7 @@ import collections
 
 from langchain_core.messages import HumanMessage
 
-from streamlog import MessagesAppended, SessionDeleted
+from streamlog import MessagesAppended, SessionDeleted, Streamlog
 from streamlog._worker import AsyncWorker, Worker
 
 
@@ -37,8 +37,10 @@ def test_groups_are_independent(deployment):
     store = deployment.store
     fill(store, sessions=2, per=2)
     a, b = [], []
+    worker_b = Worker(store, "b", b.append)
+    worker_b.ensure_groups()  # before "a" runs: a group only sees what its feed still holds
     assert Worker(store, "a", a.append).run_check() == 4
-    assert Worker(store, "b", b.append).run_check() == 4
+    assert worker_b.run_check() == 4
     assert [d.offset for d in a] == [d.offset for d in b]
 
 
@@ -123,11 +125,46 @@ def test_async_worker_with_async_and_sync_handlers(deployment):
             await asyncio.sleep(0)
             seen_async.append((delivery.session_id, delivery.offset))
 
+        second = AsyncWorker(deployment.astore, "gs", seen_sync.append)
+        await second.ensure_groups()
         a = await AsyncWorker(deployment.astore, "ga", ahandler).run_check()
-        b = await AsyncWorker(deployment.astore, "gs", seen_sync.append).run_check()
+        b = await second.run_check()
         await deployment.aclose()
         return a, b, seen_async, seen_sync
 
     a, b, seen_async, seen_sync = asyncio.run(go())
     assert a == b == 6 and seen_async == [(d.session_id, d.offset) for d in seen_sync]
     assert len(set(seen_async)) == 6  # offsets are unique within a partition, so pair them
+
+
+def test_feed_trim_is_held_by_the_slowest_group_and_freed_when_it_is_removed(deployment):
+    store = deployment.store
+    fill(store, sessions=1, per=6)
+    space = store.keyspace
+    feed = space.feed(space.session("s0").partition)
+    raw = store.client
+    raw.xgroup_create(feed, "slow", id="0")
+    Worker(store, "fast", lambda d: None).run_check()  # fast is done with everything; run_check trims
+    assert raw.xlen(feed) == 6  # slow has read nothing: nothing may go
+
+    def fail_after_two(delivery, seen=[]):  # noqa: B006 - a counter across calls
+        seen.append(delivery)
+        if len(seen) > 2:
+            raise RuntimeError("slow")
+
+    Worker(store, "slow", fail_after_two, min_idle=3600).run_check()
+    assert raw.xlen(feed) == 4  # two acknowledged by both groups; slow's oldest pending holds the rest
+    raw.xgroup_destroy(feed, "slow")  # a dead group is removed by hand
+    assert store.trim_feeds() == 4 and raw.xlen(feed) == 0
+    assert len(store.events("s0")) == 6  # the session log keeps everything
+
+
+def test_a_feed_nobody_reads_is_bounded(deployment):
+    bounded = Streamlog(deployment.store.client, key_prefix=deployment.prefix + "b", partitions=1,
+                        feed_max_len=5, feed_trim_every=3).store  # fmt: skip
+    for i in range(10):
+        bounded.append("s", [HumanMessage(str(i))])
+    feed = bounded.keyspace.feed(0)
+    assert bounded.client.xlen(feed) <= 5 + 2  # trimmed on every third append
+    assert bounded.trim_feeds() >= 0 and bounded.client.xlen(feed) == 5
+    assert len(bounded.events("s")) == 10
