@@ -58,13 +58,14 @@ def decide(attempt: int, failed: bool, max_deliveries: int) -> Decision:
 
 @dataclass(frozen=True)
 class Call:
-    """A flow's request to its driver: run the handler on these deliveries.
+    """A flow's request to its driver: run the handler once, on ``arg``.
 
-    The driver sends back the set of offsets whose handling failed, with each
-    failure's text (sync drivers call the handler, async ones await it).
+    ``arg`` is one :class:`Delivery`, or a list of them for a batch handler. The
+    driver sends back None if the handler returned, or the text of what it raised
+    (sync drivers call the handler, async ones await it).
     """
 
-    deliveries: tuple[Delivery, ...]
+    arg: Delivery | list[Delivery]
 
 
 def _deliveries(partition: int, entries: Any, attempts: dict[str, int] | None = None) -> list[Delivery]:
@@ -103,6 +104,7 @@ class GroupReader:
         min_idle: float = 30.0,
         max_deliveries: int = 5,
         start: str = "0",
+        batch_handler: bool = False,
     ) -> None:
         if not group or not isinstance(group, str):
             raise ConfigError(f"a group name is a non-empty str, not {group!r}")
@@ -111,6 +113,7 @@ class GroupReader:
         self.keyspace, self.group, self.consumer = keyspace, group, consumer
         self.partitions = list(partitions)
         self.batch, self.max_deliveries, self.start = batch, max_deliveries, start
+        self.batch_handler = batch_handler
         self.min_idle_ms = int(min_idle * 1000)
         self._claim_from = {p: "0-0" for p in self.partitions}
 
@@ -157,10 +160,12 @@ class GroupReader:
             return 0
         broken = {d.offset: d.error for d in deliveries if d.event is None}
         runnable = tuple(d for d in deliveries if d.event is not None)
-        failures: dict[str, str | None] = {}
-        if runnable:
-            failures = yield Call(runnable)
-        failures = {**failures, **broken}
+        failures: dict[str, str | None] = dict(broken)
+        units = [list(runnable)] if self.batch_handler and runnable else [[d] for d in runnable]
+        for unit in units:
+            error = yield Call(unit if self.batch_handler else unit[0])
+            if error is not None:  # a batch handler that raises fails its whole batch
+                failures.update((d.offset, error) for d in unit)
         acks = []
         for d in deliveries:
             error = failures.get(d.offset)

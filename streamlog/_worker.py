@@ -62,6 +62,7 @@ class _Base:
             min_idle=min_idle,
             max_deliveries=max_deliveries,
             start=start,
+            batch_handler=batch_handler,
         )
         self.idle_wait = idle_wait
 
@@ -69,13 +70,14 @@ class _Base:
         ops = self.store.ops
         return trim_feeds(ops.keyspace, ops.feed_max_len, ops.feed_max_age)
 
-    def _failed(self, deliveries: tuple[Delivery, ...], exc: BaseException) -> dict[str, str | None]:
-        for d in deliveries:
+    def _failed(self, call: Call, exc: BaseException) -> str:
+        """Log one line per delivery the failed call covered; return the error text."""
+        for d in call.arg if isinstance(call.arg, list) else [call.arg]:
             log.warning(
                 "group %s: handler failed on %s of session %r (attempt %d): %s",
                 self.reader.group, d.offset, d.session_id, d.attempt, _describe(exc),
             )  # fmt: skip
-        return {d.offset: _describe(exc) for d in deliveries}
+        return _describe(exc)
 
 
 class Worker(_Base):
@@ -100,25 +102,17 @@ class Worker(_Base):
             try:
                 item = next(flow)
                 while True:
-                    result = self._call(item.deliveries) if isinstance(item, Call) else self.store._send(item)
+                    result = self._call(item) if isinstance(item, Call) else self.store._send(item)
                     item = flow.send(result)
             except StopIteration as stop:
                 return stop.value
 
-    def _call(self, deliveries: tuple[Delivery, ...]) -> dict[str, str | None]:
-        if self.batch_handler:
-            try:
-                self.handler(list(deliveries))
-            except Exception as exc:
-                return self._failed(deliveries, exc)
-            return {}
-        failures: dict[str, str | None] = {}
-        for d in deliveries:
-            try:
-                self.handler(d)
-            except Exception as exc:
-                failures.update(self._failed((d,), exc))
-        return failures
+    def _call(self, call: Call) -> str | None:
+        try:
+            self.handler(call.arg)
+        except Exception as exc:
+            return self._failed(call, exc)
+        return None
 
     def ensure_groups(self) -> None:
         """Create the group on every feed now (a group only sees what its feed still holds)."""
@@ -163,7 +157,7 @@ class AsyncWorker(_Base):
                 item = next(flow)
                 while True:
                     if isinstance(item, Call):
-                        result = await self._call(item.deliveries)
+                        result = await self._call(item)
                     else:
                         result = await self.store._send(item)
                     item = flow.send(result)
@@ -178,20 +172,12 @@ class AsyncWorker(_Base):
             if inspect.isawaitable(outcome):
                 await outcome
 
-    async def _call(self, deliveries: tuple[Delivery, ...]) -> dict[str, str | None]:
-        if self.batch_handler:
-            try:
-                await self._invoke(list(deliveries))
-            except Exception as exc:
-                return self._failed(deliveries, exc)
-            return {}
-        failures: dict[str, str | None] = {}
-        for d in deliveries:
-            try:
-                await self._invoke(d)
-            except Exception as exc:
-                failures.update(self._failed((d,), exc))
-        return failures
+    async def _call(self, call: Call) -> str | None:
+        try:
+            await self._invoke(call.arg)
+        except Exception as exc:
+            return self._failed(call, exc)
+        return None
 
     async def ensure_groups(self) -> None:
         await self._drive(self.reader.ensure_groups())
