@@ -83,6 +83,8 @@ def _demo(url: str, *, embedded: bool) -> None:
     from langchain_core.runnables.history import RunnableWithMessageHistory
 
     from ._history import Streamlog
+    from ._indexer import SearchIndex
+    from ._worker import Worker
 
     prefix = f"streamlog-demo-{secrets.token_hex(4)}"
     log = Streamlog.from_url(url, key_prefix=prefix, ttl=3600, trim=LastN(4))
@@ -152,20 +154,31 @@ def _demo(url: str, *, embedded: bool) -> None:
         click.echo(title("\n6. A retried append with the same idempotency key writes nothing", bold=True))
         click.echo(f"   first: {first}   retry: {again}   events now: {len(history.events())}")
 
-        history.clear()
+        index = SearchIndex()
+        handled = Worker(log.store, "demo-indexer", index.handle).run_check()
         click.echo(
-            title("\n7. clear() is an event: the window is empty, the log keeps everything", bold=True)
+            title("\n7. A worker (consumer group on the feed) indexes every event; a search", bold=True)
+        )
+        click.echo(f"   events handled: {handled}")
+        for hit in index.search("tram OR tarts"):
+            click.echo(f"   hit: session {hit.session_id!r} at {hit.offset}: {_short(hit.message.content)}")
+
+        history.clear()
+        Worker(log.store, "demo-indexer", index.handle).run_check()
+        click.echo(
+            title("\n8. clear() is an event: the window is empty, the log keeps everything", bold=True)
         )
         click.echo(
             f"   messages: {history.messages}   events: {len(history.events())}, "
             f"last: {describe(history.events()[-1][1])} at {history.last_offset}"
         )
+        click.echo(f"   the index saw the clear too: search hits now {len(index.search('tram OR tarts'))}")
     finally:
         # Erase what the demo wrote; only keys under its own prefix are touched.
         log.store.delete("alice")
         space = log.store.keyspace
         for p in range(space.partitions):
-            log.store.client.delete(space.feed(p), space.sessions(p))
+            log.store.client.delete(space.feed(p), space.sessions(p), space.dead(p))
         log.store.client.delete(space.config())
         log.close()
     click.echo(

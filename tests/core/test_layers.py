@@ -7,7 +7,7 @@ import streamlog
 
 CORE = [
     "_cache", "_codec", "_errors", "_events", "_fold", "_keys", "_ops", "_plans", "_reads", "_records",
-    "_retention", "_scripts", "_trim", "_work",
+    "_indexer", "_retention", "_scripts", "_trim", "_work",
 ]  # fmt: skip
 
 # Import the core modules in a fresh interpreter with `redis` made unimportable and

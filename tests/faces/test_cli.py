@@ -12,7 +12,8 @@ import redis
 from tests.conftest import real_server_names
 
 SECTIONS = ["1. Four turns", "2. The stored events: 8", "3. The trimmed window", "4. Replay", "5. Time travel",
-            "6. A retried append", "7. clear() is an event"]  # fmt: skip
+            "6. A retried append", "7. A worker", "events handled: 9", "hit: session 'alice'",
+            "8. clear() is an event", "search hits now 0"]  # fmt: skip
 
 
 def demo(*args: str) -> subprocess.CompletedProcess[str]:
