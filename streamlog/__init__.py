@@ -32,10 +32,13 @@ from ._events import (
 )
 from ._fold import Entry, Projection
 from ._history import RedisStreamChatMessageHistory, Streamlog
+from ._indexer import SearchHit, SearchIndex
 from ._keys import Keyspace
 from ._retention import KeepLast, KeepNewerThan
 from ._store import AsyncStreamStore, StreamStore
 from ._trim import LastN, TokenBudget, TrimPolicy
+from ._work import Delivery
+from ._worker import AsyncWorker, Worker
 
 __version__ = "0.1.0"
 
@@ -43,9 +46,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "AnyEvent",
     "AsyncStreamStore",
+    "AsyncWorker",
     "ConfigError",
     "ConflictError",
     "DecodeError",
+    "Delivery",
     "Entry",
     "Event",
     "HistoryCleared",
@@ -61,6 +66,8 @@ __all__ = [
     "PartitionMismatch",
     "Projection",
     "RedisStreamChatMessageHistory",
+    "SearchHit",
+    "SearchIndex",
     "SessionDeleted",
     "StoreError",
     "StoreUnavailable",
@@ -72,4 +79,5 @@ __all__ = [
     "UnknownEventKind",
     "UnsupportedSchema",
     "UnsupportedServer",
+    "Worker",
 ]
