@@ -6,6 +6,7 @@ partition feeds let workers react to every event. ``RedisStreamChatMessageHistor
 serves it all through LangChain's ``BaseChatMessageHistory``.
 """
 
+from ._archiver import Archiver
 from ._errors import (
     ConfigError,
     ConflictError,
@@ -45,6 +46,7 @@ __version__ = "0.1.0"
 __all__ = [
     "SCHEMA_VERSION",
     "AnyEvent",
+    "Archiver",
     "AsyncStreamStore",
     "AsyncWorker",
     "ConfigError",

@@ -168,3 +168,18 @@ def test_a_feed_nobody_reads_is_bounded(deployment):
     assert bounded.client.xlen(feed) <= 5 + 2  # trimmed on every third append
     assert bounded.trim_feeds() >= 0 and bounded.client.xlen(feed) == 5
     assert len(bounded.events("s")) == 10
+
+
+def test_archiver_worker_archives_every_event_and_forgets_erased_sessions(deployment, tmp_path):
+    from streamlog import Archiver
+
+    store = deployment.store
+    offsets = fill(store, sessions=2, per=2)
+    archiver = Archiver(str(tmp_path))
+    worker = Worker(store, "archive", archiver.handle)
+    assert worker.run_check() == 4
+    assert [line["offset"] for line in archiver.read("s0")] == offsets["s0"]
+    assert archiver.read("s1")[0]["message"]["content"] == "1.0"
+    store.delete("s0")
+    worker.run_check()
+    assert archiver.read("s0") == [] and len(archiver.read("s1")) == 2
