@@ -62,6 +62,160 @@ def cli() -> None:
     """streamlog: chat history as an event log on Redis Streams."""
 
 
+def deployment(command: Any) -> Any:
+    """The options every operator command takes: where, and which deployment."""
+    command = click.option(
+        "--partitions", default=16, show_default=True, help="the deployment's partition count"
+    )(command)
+    command = click.option(
+        "--prefix", default="streamlog", show_default=True, help="the deployment's key prefix"
+    )(command)
+    return click.option("--url", envvar="STREAMLOG_URL", required=True, help="Redis URL (or STREAMLOG_URL)")(
+        command
+    )
+
+
+@contextlib.contextmanager
+def _store(url: str, prefix: str, partitions: int) -> Iterator[Any]:
+    from ._errors import StreamlogError
+    from ._store import StreamStore
+
+    try:
+        with StreamStore.from_url(url, key_prefix=prefix, partitions=partitions) as store:
+            yield store
+    except StreamlogError as exc:  # a user error: one line, exit 1
+        raise click.ClickException(str(exc)) from exc
+
+
+def _handler(name: str, index: str, archive: str) -> Any:
+    if name == "indexer":
+        from ._indexer import SearchIndex
+
+        return SearchIndex(index).handle
+    if name == "archiver":
+        from ._archiver import Archiver
+
+        return Archiver(archive).handle
+    module, sep, function = name.partition(":")
+    if not sep:
+        raise click.BadParameter("indexer, archiver, or module:function", param_hint="--handler")
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), function)
+    except (ImportError, AttributeError) as exc:
+        raise click.BadParameter(f"cannot load {name}: {exc}", param_hint="--handler") from exc
+
+
+@cli.command()
+@deployment
+@click.option("--group", required=True, help="the consumer group; workers of a group share the events")
+@click.option("--handler", "handler_name", required=True, help="indexer | archiver | module:function")
+@click.option(
+    "--index", default="streamlog-index.sqlite3", show_default=True, help="the indexer's SQLite file"
+)
+@click.option(
+    "--archive", default="streamlog-archive", show_default=True, help="the archiver's target (fsspec URL)"
+)
+@click.option("--max-deliveries", default=5, show_default=True)
+@click.option("--min-idle", default=30.0, show_default=True, help="seconds before a pending event is claimed")
+@click.option("--burst", is_flag=True, help="drain the group once and exit")
+def worker(
+    url: str,
+    prefix: str,
+    partitions: int,
+    group: str,
+    handler_name: str,
+    index: str,
+    archive: str,
+    max_deliveries: int,
+    min_idle: float,
+    burst: bool,
+) -> None:
+    """Run a worker: every event of the feeds, through a handler, at least once."""
+    from ._worker import Worker
+
+    handler = _handler(handler_name, index, archive)
+    with _store(url, prefix, partitions) as store:
+        runner = Worker(store, group, handler, max_deliveries=max_deliveries, min_idle=min_idle)
+        if burst:
+            click.echo(f"handled {runner.run_check()} events")
+        else:
+            click.echo(
+                f"worker {runner.reader.consumer} of group {group!r}: running, Ctrl-C stops it", err=True
+            )
+            runner.run()
+
+
+@cli.command()
+@deployment
+def groups(url: str, prefix: str, partitions: int) -> None:
+    """Each consumer group's pending events and position, per partition feed."""
+    from ._work import group_stats
+
+    with _store(url, prefix, partitions) as store:
+        rows = store._drive(group_stats(store.keyspace))
+    click.echo(f"{'partition':>9}  {'group':<20} {'pending':>7}  {'feed':>6}  last delivered")
+    for r in rows:
+        click.echo(
+            f"{r['partition']:>9}  {r['group']:<20} {r['pending']:>7}  {r['feed_length']:>6}  {r['last_delivered']}"
+        )
+
+
+@cli.group()
+def dlq() -> None:
+    """Dead letters: events whose handler failed max-deliveries times."""
+
+
+@dlq.command("list")
+@deployment
+@click.option("--limit", default=100, show_default=True, help="at most this many per partition")
+def dlq_list(url: str, prefix: str, partitions: int, limit: int) -> None:
+    """List dead letters: group, session, offset, error."""
+    from ._work import dead_letters
+
+    with _store(url, prefix, partitions) as store:
+        for row in store._drive(dead_letters(store.keyspace, limit)):
+            click.echo(f"{row['g']}  {row['s']!r}  {row['o']}  {row['err']}")
+
+
+@dlq.command("requeue")
+@deployment
+@click.option("--group", default=None, help="only this group's dead letters")
+def dlq_requeue(url: str, prefix: str, partitions: int, group: str | None) -> None:
+    """Put dead letters back on their feeds, to be delivered again."""
+    from ._work import requeue
+
+    with _store(url, prefix, partitions) as store:
+        click.echo(f"requeued {store._drive(requeue(store.keyspace, group))}")
+
+
+@cli.command()
+@click.argument("query")
+@click.option(
+    "--index", default="streamlog-index.sqlite3", show_default=True, help="the indexer's SQLite file"
+)
+@click.option("--session", default=None, help="only this session")
+@click.option("--limit", default=10, show_default=True)
+def search(query: str, index: str, session: str | None, limit: int) -> None:
+    """Search the index a worker keeps (an FTS5 query)."""
+    import os
+    import sqlite3
+
+    from ._indexer import SearchIndex
+
+    if not os.path.exists(index):
+        raise click.ClickException(f"no index at {index}: run `streamlog worker --handler indexer` first")
+    try:
+        hits = SearchIndex(index).search(query, session_id=session, limit=limit)
+    except sqlite3.OperationalError as exc:
+        raise click.ClickException(f"bad query {query!r}: {exc}") from exc
+    for hit in hits:
+        click.echo(
+            f"{hit.session_id!r}  {hit.offset}  {offset_time(hit.offset)}  {hit.message.type}: {_short(hit.message.content)}"
+        )
+
+
 @cli.command()
 @click.option(
     "--url",

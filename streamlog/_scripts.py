@@ -26,6 +26,7 @@ __all__ = [
     "EVENTS",
     "READ",
     "READ_AT",
+    "REQUEUE",
     "SNAPSHOT",
     "TAIL",
     "TRIM_FEED",
@@ -287,14 +288,14 @@ return 1
 
 # Move a poison event to the partition's dead letters and acknowledge it, atomically.
 # Feed entries are written as s <session> e <payload>.
-# KEYS: feed, dead | ARGV: group, feed id, error text | Reply: 1
+# KEYS: feed, dead | ARGV: group, feed id, error text, log offset | Reply: 1
 DEAD_LETTER = Script(
     "dead_letter",
     """
 local found = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
 if found[1] then
   local f = found[1][2]
-  redis.call('XADD', KEYS[2], '*', 'g', ARGV[1], 'o', ARGV[2], 's', f[2], 'e', f[4], 'err', ARGV[3])
+  redis.call('XADD', KEYS[2], '*', 'g', ARGV[1], 'o', ARGV[4], 's', f[2], 'e', f[4], 'err', ARGV[3])
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return 1
@@ -337,5 +338,26 @@ for _, info in ipairs(groups) do
   if lowest == nil or older(keep, lowest) then lowest = keep end
 end
 return redis.call('XTRIM', feed, 'MINID', lowest)
+""",
+)
+
+
+# Put dead letters back on their feed (with their log offset, as field o) and drop
+# them from the dead letters, atomically. Every group of the feed sees them again.
+# KEYS: dead, feed | ARGV: group ("" = all) | Reply: how many were requeued
+REQUEUE = Script(
+    "requeue",
+    """
+local moved = 0
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  local f = {}
+  for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
+  if ARGV[1] == '' or f['g'] == ARGV[1] then
+    redis.call('XADD', KEYS[2], '*', 's', f['s'], 'e', f['e'], 'o', f['o'])
+    redis.call('XDEL', KEYS[1], entry[1])
+    moved = moved + 1
+  end
+end
+return moved
 """,
 )

@@ -24,9 +24,11 @@ from ._errors import ConfigError, DecodeError
 from ._events import AnyEvent
 from ._keys import Keyspace
 from ._plans import Flow, Plan, text
-from ._scripts import DEAD_LETTER, ENSURE_GROUP, TRIM_FEED
+from ._scripts import DEAD_LETTER, ENSURE_GROUP, REQUEUE, TRIM_FEED
 
-__all__ = ["Call", "Decision", "Delivery", "GroupReader", "WorkFlow", "decide", "trim_feeds"]
+__all__ = [
+    "Call", "Decision", "Delivery", "GroupReader", "WorkFlow", "dead_letters", "decide", "requeue", "trim_feeds",
+]  # fmt: skip
 
 T = TypeVar("T")
 
@@ -41,6 +43,11 @@ class Delivery:
     event: AnyEvent | None  # None: the payload could not be decoded (see ``error``)
     attempt: int = 1
     error: str | None = None
+    feed_id: str = ""  # the feed entry's id: the offset, unless the event was requeued
+
+    @property
+    def entry(self) -> str:
+        return self.feed_id or self.offset
 
 
 class Decision(enum.Enum):
@@ -74,15 +81,17 @@ def _deliveries(partition: int, entries: Any, attempts: dict[str, int] | None = 
         if fields is None:  # an entry deleted while pending (XAUTOCLAIM in Redis < 7)
             continue
         values = fields if isinstance(fields, dict) else dict(zip(fields[::2], fields[1::2], strict=True))
-        offset = text(entry_id)
-        attempt = (attempts or {}).get(offset, 1)
+        feed_id = text(entry_id)
+        # A requeued dead letter carries its log offset; a first delivery's offset is its id.
+        offset = text(values[b"o"]) if b"o" in values else feed_id
+        attempt = (attempts or {}).get(feed_id, 1)
         session = values.get(b"s", b"").decode("utf-8", "replace")
         try:
             event: AnyEvent | None = _codec.decode(values.get(b"e", b""))
             error = None
         except DecodeError as exc:
             event, error = None, str(exc)
-        out.append(Delivery(partition, offset, session, event, attempt, error))
+        out.append(Delivery(partition, offset, session, event, attempt, error, feed_id))
     return out
 
 
@@ -158,23 +167,31 @@ class GroupReader:
     def _handle(self, p: int, deliveries: list[Delivery]) -> WorkFlow[int]:
         if not deliveries:
             return 0
-        broken = {d.offset: d.error for d in deliveries if d.event is None}
+        broken = {d.entry: d.error for d in deliveries if d.event is None}
         runnable = tuple(d for d in deliveries if d.event is not None)
         failures: dict[str, str | None] = dict(broken)
         units = [list(runnable)] if self.batch_handler and runnable else [[d] for d in runnable]
         for unit in units:
             error = yield Call(unit if self.batch_handler else unit[0])
             if error is not None:  # a batch handler that raises fails its whole batch
-                failures.update((d.offset, error) for d in unit)
+                failures.update((d.entry, error) for d in unit)
         acks = []
         for d in deliveries:
-            error = failures.get(d.offset)
-            decision = decide(d.attempt, d.offset in failures, self.max_deliveries)
+            error = failures.get(d.entry)
+            decision = decide(d.attempt, d.entry in failures, self.max_deliveries)
             if decision is Decision.ACK:
-                acks.append(d.offset)
+                acks.append(d.entry)
             elif decision is Decision.DEAD:
                 yield Plan(
-                    (2, self.keyspace.feed(p), self.keyspace.dead(p), self.group, d.offset, str(error)),
+                    (
+                        2,
+                        self.keyspace.feed(p),
+                        self.keyspace.dead(p),
+                        self.group,
+                        d.entry,
+                        str(error),
+                        d.offset,
+                    ),
                     int,
                     DEAD_LETTER,
                 )
@@ -201,3 +218,44 @@ def trim_feeds(keyspace: Keyspace, max_len: int = 0, max_age: float = 0) -> Flow
     for p in range(keyspace.partitions):
         trimmed += yield Plan((1, keyspace.feed(p), int(max_len), int(max_age * 1000)), int, TRIM_FEED)
     return trimmed
+
+
+def requeue(keyspace: Keyspace, group: str | None = None) -> Flow[int]:
+    """Put dead letters (of ``group``, or all) back on their feeds; returns how many."""
+    moved = 0
+    for p in range(keyspace.partitions):
+        moved += yield Plan((2, keyspace.dead(p), keyspace.feed(p), group or ""), int, REQUEUE)
+    return moved
+
+
+def dead_letters(keyspace: Keyspace, limit: int = 100) -> Flow[list[dict[str, str]]]:
+    """The dead letters of every partition (at most ``limit`` each): group, offset, session, error."""
+    out = []
+    for p in range(keyspace.partitions):
+        reply = yield Plan((b"XRANGE", keyspace.dead(p), b"-", b"+", b"COUNT", limit), list)
+        for entry_id, fields in reply:
+            values = fields if isinstance(fields, dict) else dict(zip(fields[::2], fields[1::2], strict=True))
+            row = {k.decode(): text(v) for k, v in values.items() if k != b"e"}
+            out.append({"partition": str(p), "id": text(entry_id), **row})
+    return out
+
+
+def group_stats(keyspace: Keyspace) -> Flow[list[dict[str, Any]]]:
+    """Per partition feed: its length and each group's pending count and last delivered id."""
+    out: list[dict[str, Any]] = []
+    for p in range(keyspace.partitions):
+        feed = keyspace.feed(p)
+        exists = yield Plan((b"EXISTS", feed), int)
+        if not exists:
+            continue
+        length = yield Plan((b"XLEN", feed), int)
+        groups = yield Plan((b"XINFO", b"GROUPS", feed), list)
+        for info in groups:
+            values = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=True))
+            get = {text(k): v for k, v in values.items()}
+            out.append({
+                "partition": p, "feed_length": length, "group": text(get["name"]),
+                "consumers": int(get["consumers"]), "pending": int(get["pending"]),
+                "last_delivered": text(get["last-delivered-id"]),
+            })  # fmt: skip
+    return out

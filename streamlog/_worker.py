@@ -124,7 +124,6 @@ class Worker(_Base):
         total = 0
         while handled := self._drive(self.reader.poll()):
             total += handled
-        self._drive(self._trim())
         return total
 
     def run(self) -> None:
@@ -187,7 +186,6 @@ class AsyncWorker(_Base):
         total = 0
         while handled := await self._drive(self.reader.poll()):
             total += handled
-        await self._drive(self._trim())
         return total
 
     async def run(self) -> None:

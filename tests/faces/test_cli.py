@@ -48,3 +48,53 @@ def test_unknown_command_is_a_usage_error():
         [sys.executable, "-m", "streamlog", "nope"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 2 and "No such command" in result.stderr
+
+
+def streamlog(*args: str, cwd: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "streamlog", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env}, cwd=cwd, check=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", real_server_names()[:1])
+def test_worker_groups_search_and_dead_letters(real_server_by_name, name, tmp_path):
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from streamlog import StreamStore
+
+    server = real_server_by_name(name)
+    prefix = f"cli{os.getpid()}{id(tmp_path)}"
+    where = ("--url", server.url, "--prefix", prefix)
+    with redis.Redis(port=server.port) as client:
+        store = StreamStore(client, key_prefix=prefix)
+        offsets = store.append("alice", [HumanMessage("custard tarts please"), AIMessage("Belém has them")])
+        store.append("bob", [HumanMessage("a tram ride")])
+    index = str(tmp_path / "index.sqlite3")
+    ran = streamlog("worker", *where, "--group", "idx", "--handler", "indexer", "--index", index, "--burst")
+    assert ran.returncode == 0 and "handled 3 events" in ran.stdout, ran.stderr
+    found = streamlog("search", "tarts", "--index", index)
+    assert (
+        found.returncode == 0 and f"'alice'  {offsets[0]}" in found.stdout and "custard tarts" in found.stdout
+    )
+    listed = streamlog("groups", *where)
+    assert listed.returncode == 0 and "idx" in listed.stdout
+
+    (tmp_path / "failing.py").write_text("def handle(delivery):\n    raise RuntimeError('always')\n")
+    failing = streamlog("worker", *where, "--group", "bad", "--handler", "failing:handle", "--max-deliveries", "1",
+                        "--burst", PYTHONPATH=str(tmp_path))  # fmt: skip
+    assert failing.returncode == 0, failing.stderr
+    dead = streamlog("dlq", "list", *where)
+    assert dead.stdout.count("RuntimeError: always") == 3 and "'alice'" in dead.stdout
+    assert "requeued 3" in streamlog("dlq", "requeue", *where, "--group", "bad").stdout
+    assert streamlog("dlq", "list", *where).stdout == ""
+    again = streamlog("worker", *where, "--group", "idx", "--handler", "indexer", "--index", index, "--burst")
+    assert "handled 3 events" in again.stdout  # requeued events reach every group again (at least once)
+
+
+def test_operator_commands_fail_cleanly():
+    assert streamlog("groups").returncode == 2  # no --url: a usage error
+    missing = streamlog("search", "x", "--index", "/nonexistent/index.sqlite3")
+    assert missing.returncode == 1 and "no index" in missing.stderr
+    bad = streamlog(
+        "worker", "--url", "redis://127.0.0.1:1/0", "--group", "g", "--handler", "nope", "--burst"
+    )
+    assert bad.returncode == 2 and "module:function" in bad.stderr
