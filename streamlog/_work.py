@@ -65,14 +65,15 @@ def decide(attempt: int, failed: bool, max_deliveries: int) -> Decision:
 
 @dataclass(frozen=True)
 class Call:
-    """A flow's request to its driver: run the handler once, on ``arg``.
+    """A flow's request to its driver: run the handler once per item of ``args``.
 
-    ``arg`` is one :class:`Delivery`, or a list of them for a batch handler. The
-    driver sends back None if the handler returned, or the text of what it raised
-    (sync drivers call the handler, async ones await it).
+    Each item is one :class:`Delivery`, or a list of them for a batch handler. The
+    driver sends back, in order, None for each call that returned or the text of
+    what it raised; it may run the calls concurrently (the async runtime does, up
+    to its ``concurrency``), since delivery order is not promised anyway.
     """
 
-    arg: Delivery | list[Delivery]
+    args: tuple[Delivery | list[Delivery], ...]
 
 
 def _deliveries(partition: int, entries: Any, attempts: dict[str, int] | None = None) -> list[Delivery]:
@@ -171,10 +172,11 @@ class GroupReader:
         runnable = tuple(d for d in deliveries if d.event is not None)
         failures: dict[str, str | None] = dict(broken)
         units = [list(runnable)] if self.batch_handler and runnable else [[d] for d in runnable]
-        for unit in units:
-            error = yield Call(unit if self.batch_handler else unit[0])
-            if error is not None:  # a batch handler that raises fails its whole batch
-                failures.update((d.entry, error) for d in unit)
+        if units:
+            errors = yield Call(tuple(unit if self.batch_handler else unit[0] for unit in units))
+            for unit, error in zip(units, errors, strict=True):
+                if error is not None:  # a batch handler that raises fails its whole batch
+                    failures.update((d.entry, error) for d in unit)
         acks = []
         for d in deliveries:
             error = failures.get(d.entry)

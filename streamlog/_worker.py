@@ -70,9 +70,9 @@ class _Base:
         ops = self.store.ops
         return trim_feeds(ops.keyspace, ops.feed_max_len, ops.feed_max_age)
 
-    def _failed(self, call: Call, exc: BaseException) -> str:
+    def _failed(self, arg: Delivery | list[Delivery], exc: BaseException) -> str:
         """Log one line per delivery the failed call covered; return the error text."""
-        for d in call.arg if isinstance(call.arg, list) else [call.arg]:
+        for d in arg if isinstance(arg, list) else [arg]:
             log.warning(
                 "group %s: handler failed on %s of session %r (attempt %d): %s",
                 self.reader.group, d.offset, d.session_id, d.attempt, _describe(exc),
@@ -107,11 +107,14 @@ class Worker(_Base):
             except StopIteration as stop:
                 return stop.value
 
-    def _call(self, call: Call) -> str | None:
+    def _call(self, call: Call) -> list[str | None]:
+        return [self._one(arg) for arg in call.args]
+
+    def _one(self, arg: Delivery | list[Delivery]) -> str | None:
         try:
-            self.handler(call.arg)
+            self.handler(arg)
         except Exception as exc:
-            return self._failed(call, exc)
+            return self._failed(arg, exc)
         return None
 
     def ensure_groups(self) -> None:
@@ -146,8 +149,15 @@ class AsyncWorker(_Base):
     """:class:`Worker` on an :class:`AsyncStreamStore`; the handler may be async.
 
     A sync handler runs in a thread (with the caller's context variables), so it
-    never blocks the event loop.
+    never blocks the event loop. Up to ``concurrency`` handler calls of a poll run
+    at once (default 1: one after another).
     """
+
+    def __init__(
+        self, store: Any, group: str, handler: Callable[..., Any], *, concurrency: int = 1, **kw: Any
+    ) -> None:
+        super().__init__(store, group, handler, **kw)
+        self.concurrency = max(1, concurrency)
 
     async def _drive(self, flow: Any) -> Any:
         flow = self.store.ops.prepared(flow)
@@ -171,12 +181,18 @@ class AsyncWorker(_Base):
             if inspect.isawaitable(outcome):
                 await outcome
 
-    async def _call(self, call: Call) -> str | None:
-        try:
-            await self._invoke(call.arg)
-        except Exception as exc:
-            return self._failed(call, exc)
-        return None
+    async def _call(self, call: Call) -> list[str | None]:
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(arg: Delivery | list[Delivery]) -> str | None:
+            async with limit:
+                try:
+                    await self._invoke(arg)
+                except Exception as exc:
+                    return self._failed(arg, exc)
+                return None
+
+        return list(await asyncio.gather(*(one(arg) for arg in call.args)))
 
     async def ensure_groups(self) -> None:
         await self._drive(self.reader.ensure_groups())
@@ -189,16 +205,25 @@ class AsyncWorker(_Base):
         return total
 
     async def run(self) -> None:
-        """Work until :meth:`stop` (or cancellation); the batch in hand is finished first."""
+        """Work until :meth:`stop`, SIGINT/SIGTERM or cancellation; the batch in hand is finished first."""
         self._stopping = asyncio.Event()
-        await self._drive(self.reader.ensure_groups())
-        while not self._stopping.is_set():
-            if not await self._drive(self.reader.poll()):
-                await self._drive(self._trim())
-                try:
-                    await asyncio.wait_for(self._stopping.wait(), self.idle_wait)
-                except asyncio.TimeoutError:
-                    pass
+        loop = asyncio.get_running_loop()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._stopping.set)
+        try:
+            await self._drive(self.reader.ensure_groups())
+            while not self._stopping.is_set():
+                if not await self._drive(self.reader.poll()):
+                    await self._drive(self._trim())
+                    try:
+                        await asyncio.wait_for(self._stopping.wait(), self.idle_wait)
+                    except asyncio.TimeoutError:
+                        pass
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
 
     def stop(self) -> None:
         self._stopping.set()

@@ -183,3 +183,39 @@ def test_archiver_worker_archives_every_event_and_forgets_erased_sessions(deploy
     store.delete("s0")
     worker.run_check()
     assert archiver.read("s0") == [] and len(archiver.read("s1")) == 2
+
+
+def test_async_worker_runs_handlers_concurrently_up_to_its_limit(deployment):
+    fill(deployment.store, sessions=1, per=6)
+
+    async def go():
+        active, peak = 0, []
+
+        async def handler(delivery):
+            nonlocal active
+            active += 1
+            peak.append(active)
+            await asyncio.sleep(0)  # let the other calls of the poll start
+            active -= 1
+
+        handled = await AsyncWorker(deployment.astore, "c", handler, concurrency=4).run_check()
+        await deployment.aclose()
+        return handled, max(peak)
+
+    handled, peak = asyncio.run(go())
+    assert handled == 6 and peak == 4
+
+
+def test_erasure_reaches_the_search_index(deployment):
+    from streamlog import SearchIndex
+
+    store = deployment.store
+    store.append("alice", [HumanMessage("custard tarts")])
+    store.append("bob", [HumanMessage("tarts too")])
+    index = SearchIndex()
+    worker = Worker(store, "idx", index.handle)
+    worker.run_check()
+    assert {h.session_id for h in index.search("tarts")} == {"alice", "bob"}
+    store.delete("alice")
+    worker.run_check()
+    assert [h.session_id for h in index.search("tarts")] == ["bob"]
