@@ -120,31 +120,44 @@ def _handler(name: str, index: str, archive: str) -> Any:
 @click.option("--max-deliveries", default=5, show_default=True)
 @click.option("--min-idle", default=30.0, show_default=True, help="seconds before a pending event is claimed")
 @click.option("--burst", is_flag=True, help="drain the group once and exit")
+@click.option("--progress", default=10.0, show_default=True, help="seconds between progress lines (0: none)")
 def worker(
-    url: str,
-    prefix: str,
-    partitions: int,
-    group: str,
-    handler_name: str,
-    index: str,
-    archive: str,
-    max_deliveries: int,
-    min_idle: float,
-    burst: bool,
-) -> None:
+    url: str, prefix: str, partitions: int, group: str, handler_name: str, index: str, archive: str,
+    max_deliveries: int, min_idle: float, burst: bool, progress: float,
+) -> None:  # fmt: skip
     """Run a worker: every event of the feeds, through a handler, at least once."""
+    import threading
+
+    from ._work import group_stats
     from ._worker import Worker
 
     handler = _handler(handler_name, index, archive)
+    handled = [0]
+
+    def counted(delivery: Any) -> None:
+        handler(delivery)
+        handled[0] += 1
+
     with _store(url, prefix, partitions) as store:
-        runner = Worker(store, group, handler, max_deliveries=max_deliveries, min_idle=min_idle)
+        runner = Worker(store, group, counted, max_deliveries=max_deliveries, min_idle=min_idle)
         if burst:
             click.echo(f"handled {runner.run_check()} events")
-        else:
-            click.echo(
-                f"worker {runner.reader.consumer} of group {group!r}: running, Ctrl-C stops it", err=True
-            )
+            return
+        click.echo(f"worker {runner.reader.consumer} of group {group!r}: running, Ctrl-C stops it", err=True)
+        done = threading.Event()
+
+        def report() -> None:  # live progress: handled so far, and the group's pending events
+            while not done.wait(progress):
+                rows = [r for r in store._drive(group_stats(store.keyspace)) if r["group"] == group]
+                click.echo(f"handled {handled[0]} events; pending {sum(r['pending'] for r in rows)}")
+
+        if progress > 0:
+            threading.Thread(target=report, daemon=True).start()
+        try:
             runner.run()
+        finally:
+            done.set()
+            click.echo(f"stopped: handled {handled[0]} events", err=True)
 
 
 @cli.command()

@@ -98,3 +98,31 @@ def test_operator_commands_fail_cleanly():
         "worker", "--url", "redis://127.0.0.1:1/0", "--group", "g", "--handler", "nope", "--burst"
     )
     assert bad.returncode == 2 and "module:function" in bad.stderr
+
+
+@pytest.mark.parametrize("name", real_server_names()[:1])
+def test_a_running_worker_reports_progress_and_stops_on_sigterm(real_server_by_name, name, tmp_path):
+    import signal
+
+    from langchain_core.messages import HumanMessage
+
+    from streamlog import StreamStore
+
+    server = real_server_by_name(name)
+    prefix = f"live{os.getpid()}{id(tmp_path)}"
+    with redis.Redis(port=server.port) as client:
+        StreamStore(client, key_prefix=prefix).append("s", [HumanMessage("hi"), HumanMessage("there")])
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "streamlog", "worker", "--url", server.url, "--prefix", prefix, "--group", "g",
+         "--handler", "indexer", "--index", str(tmp_path / "i.sqlite3"), "--progress", "0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = worker.stdout.readline()  # blocks until the first progress line (or exit)
+        while line and "handled 2 events" not in line:
+            line = worker.stdout.readline()
+        assert "handled 2 events; pending 0" in line
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0 and "stopped: handled 2 events" in err
