@@ -199,4 +199,11 @@ def _xread_entries(reply: Any) -> list[tuple[str, AnyEvent]]:
     if not reply:
         return []
     streams = reply.values() if isinstance(reply, dict) else [item[1] for item in reply]
-    return [pair for stream in streams for pair in entries(stream)]
+    return [pair for stream in streams for pair in entries(unnest(stream))]
+
+
+def unnest(stream: Any) -> Any:
+    """Entries of one stream; redis-py's RESP3 XREAD callback (cluster clients) wraps them once more."""
+    if stream and stream[0] and not isinstance(stream[0][0], (bytes, str)):
+        return stream[0]
+    return stream

@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 import redis.asyncio
-import redis.asyncio.cluster
-import redis.cluster
 from redis.exceptions import NoScriptError
 
 from ._errors import StoreError, StoreUnavailable, UnsupportedServer
@@ -84,7 +82,8 @@ class _Settings:
         self.client = client
         self.ops = make_ops(**settings)
         self._owns_client = False
-        self._str_names = isinstance(client, (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster))
+        # A cluster client (or a wrapper of one) routes by str command names.
+        self._str_names = callable(getattr(client, "get_nodes", None))
 
     @property
     def keyspace(self) -> Keyspace:

@@ -24,6 +24,7 @@ from ._errors import ConfigError, DecodeError
 from ._events import AnyEvent
 from ._keys import Keyspace
 from ._plans import Flow, Plan, text
+from ._reads import unnest
 from ._scripts import DEAD_LETTER, ENSURE_GROUP, REQUEUE, TRIM_FEED
 
 __all__ = [
@@ -207,7 +208,7 @@ def _stream_entries(reply: Any) -> Any:
     if not reply:
         return []
     streams = list(reply.values()) if isinstance(reply, dict) else [item[1] for item in reply]
-    return [entry for stream in streams for entry in stream]
+    return [entry for stream in streams for entry in unnest(stream)]
 
 
 def trim_feeds(keyspace: Keyspace, max_len: int = 0, max_age: float = 0) -> Flow[int]:

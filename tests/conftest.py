@@ -9,6 +9,7 @@ that will not start fails the run: a real-server test is never skipped in CI.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -81,3 +82,31 @@ def fresh_server() -> Iterator[LocalServer]:
     server = LocalServer(default_server()).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[list[LocalServer]]:
+    """A real 3-master Redis Cluster on loopback (the default binary), started once per session."""
+    nodes = [LocalServer(default_server(), cluster=True).start() for _ in range(3)]
+    try:
+        for i, node in enumerate(nodes):
+            with node.client() as client:
+                client.execute_command("CLUSTER", "ADDSLOTS", *range(i * 16384 // 3, (i + 1) * 16384 // 3))
+        with nodes[0].client() as client:
+            for node in nodes[1:]:
+                client.execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
+        deadline = time.monotonic() + 30
+        while True:  # bounded wait until every node agrees the cluster is up
+            states = []
+            for node in nodes:
+                with node.client() as client:
+                    states.append(b"cluster_state:ok" in client.execute_command("CLUSTER", "INFO"))
+            if all(states):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail("the test cluster never became healthy")
+            time.sleep(0.05)
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()

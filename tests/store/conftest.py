@@ -17,11 +17,13 @@ import fakeredis
 import pytest
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
 
 from streamlog import AsyncStreamStore, StreamStore
 from tests.conftest import real_server_names
 
-BACKENDS = ["fakeredis", *real_server_names()]
+BACKENDS = ["fakeredis", *real_server_names(), "cluster"]
 
 
 class Blocking:
@@ -71,6 +73,8 @@ class Backend:
         kwargs.setdefault("protocol", self.protocol)
         if self.fake_server is not None:
             client = fakeredis.FakeRedis(server=self.fake_server, **kwargs)
+        elif self.name == "cluster":
+            client = redis.cluster.RedisCluster(host=self.server.host, port=self.server.port, **kwargs)
         else:
             client = redis.Redis(host=self.server.host, port=self.server.port, **kwargs)
         self._clients.append(client)
@@ -82,6 +86,10 @@ class Backend:
         kwargs.setdefault("protocol", self.protocol)
         if self.fake_server is not None:
             client = fakeredis.FakeAsyncRedis(server=self.fake_server, **kwargs)
+        elif self.name == "cluster":
+            client = redis.asyncio.cluster.RedisCluster(
+                host=self.server.host, port=self.server.port, **kwargs
+            )
         else:
             client = redis.asyncio.Redis(host=self.server.host, port=self.server.port, **kwargs)
         self._clients.append(client)
@@ -97,7 +105,7 @@ class Backend:
 
     def close(self) -> None:
         for client in self._clients:
-            if isinstance(client, redis.asyncio.Redis):
+            if isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
                 assert self.loop is not None
                 self.loop.run_until_complete(client.aclose())
             else:
@@ -112,7 +120,12 @@ class Backend:
 )
 def backend(request: pytest.FixtureRequest) -> Any:
     name, mode, protocol = request.param
-    server = None if name == "fakeredis" else request.getfixturevalue("real_server_by_name")(name)
+    if name == "fakeredis":
+        server = None
+    elif name == "cluster":
+        server = request.getfixturevalue("redis_cluster")[0]
+    else:
+        server = request.getfixturevalue("real_server_by_name")(name)
     b = Backend(name, mode, protocol, server)
     yield b
     b.close()

@@ -9,8 +9,6 @@ live cluster) is separate work.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -19,35 +17,13 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import ClusterNode, RedisCluster
 
 from streamlog import AsyncStreamStore, LastN, StreamStore
-from streamlog._server import LocalServer, default_server
 
 SESSIONS = ["alice", "bob", "{p0}", "c:{x}*", "zz" * 40]
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[list[LocalServer]]:
-    nodes = [LocalServer(default_server(), cluster=True).start() for _ in range(3)]
-    try:
-        for i, node in enumerate(nodes):
-            with node.client() as client:
-                client.execute_command("CLUSTER", "ADDSLOTS", *range(i * 16384 // 3, (i + 1) * 16384 // 3))
-        with nodes[0].client() as client:
-            for node in nodes[1:]:
-                client.execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
-        deadline = time.monotonic() + 30
-        while True:  # bounded wait until every node agrees the cluster is up
-            states = []
-            for node in nodes:
-                with node.client() as client:
-                    states.append(b"cluster_state:ok" in client.execute_command("CLUSTER", "INFO"))
-            if all(states):
-                break
-            assert time.monotonic() < deadline, "the test cluster never became healthy"
-            time.sleep(0.05)
-        yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
+@pytest.fixture
+def cluster(redis_cluster):
+    return redis_cluster
 
 
 def exercise(store: StreamStore, window: StreamStore, sid: str) -> None:
