@@ -15,6 +15,8 @@ from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage
 
@@ -26,16 +28,28 @@ from ._store import AsyncStreamStore, StreamStore, make_ops
 __all__ = ["RedisStreamChatMessageHistory", "Streamlog"]
 
 
-def _client_kwargs(client: Any, target: type) -> dict[str, Any]:
-    """Connection settings of ``client``'s pool, as ``target``'s constructor accepts them."""
-    pool = client.connection_pool
-    kwargs = dict(pool.connection_kwargs)
-    if "ssl" in pool.connection_class.__name__.lower():
-        kwargs["ssl"] = True
-    if "path" in kwargs:
-        kwargs["unix_socket_path"] = kwargs.pop("path")
+def _is_cluster(client: Any) -> bool:
+    return callable(getattr(client, "get_nodes", None))
+
+
+def _twin(client: Any, to_async: bool) -> Any:
+    """A new client of the other flavour (sync/asyncio) to the same server(s), same settings."""
+    if _is_cluster(client):
+        target: Any = redis.asyncio.cluster.RedisCluster if to_async else redis.cluster.RedisCluster
+        manager = client.nodes_manager
+        kwargs = dict(getattr(client, "connection_kwargs", None) or manager.connection_kwargs)
+        node = next(iter(manager.startup_nodes.values()))
+        kwargs["host"], kwargs["port"] = node.host, node.port
+    else:
+        target = redis.asyncio.Redis if to_async else redis.Redis
+        pool = client.connection_pool
+        kwargs = dict(pool.connection_kwargs)
+        if "ssl" in pool.connection_class.__name__.lower():
+            kwargs["ssl"] = True
+        if "path" in kwargs:
+            kwargs["unix_socket_path"] = kwargs.pop("path")
     accepted = inspect.signature(target).parameters
-    return {k: v for k, v in kwargs.items() if k in accepted}
+    return target(**{k: v for k, v in kwargs.items() if k in accepted})
 
 
 def new_idempotency_key() -> str:
@@ -46,7 +60,7 @@ def new_idempotency_key() -> str:
 class Streamlog:
     """One deployment's settings over a sync client and asyncio clients.
 
-    Give it a ``redis.Redis`` (or ``RedisCluster``) and/or a ``redis.asyncio.Redis``;
+    Give it a ``redis.Redis`` (or ``RedisCluster``) and/or an asyncio one;
     a missing one is made with the other's connection settings. An asyncio client
     is bound to the event loop it first ran on, so a ``Streamlog`` that made its own
     asyncio client makes one per running loop.
@@ -61,15 +75,16 @@ class Streamlog:
         *,
         async_client: redis.asyncio.Redis | None = None,
         url: str | None = None,
+        cluster: bool = False,
         **settings: Any,
     ) -> None:
-        if isinstance(client, redis.asyncio.Redis):
+        if isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
             client, async_client = None, client
         if (client is None and async_client is None) == (url is None):
             raise ConfigError("Streamlog needs a url, or a client and/or an async_client")
         self.keyspace: Keyspace = make_ops(**settings).keyspace  # validates every setting now
         self._settings = settings
-        self._url = url
+        self._url, self._cluster = url, cluster
         self._sync = StreamStore(client, **settings) if client is not None else None
         self._given_async = async_client
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncStreamStore] = (
@@ -77,19 +92,22 @@ class Streamlog:
         )
 
     @classmethod
-    def from_url(cls, url: str, **settings: Any) -> Streamlog:
-        """A deployment at ``url`` (``redis://``, ``rediss://``, ``unix://``); clients made lazily."""
-        return cls(url=url, **settings)
+    def from_url(cls, url: str, *, cluster: bool = False, **settings: Any) -> Streamlog:
+        """A deployment at ``url`` (``redis://``, ``rediss://``, ``unix://``); clients made lazily.
+
+        With ``cluster=True`` the clients are ``RedisCluster`` clients and ``url`` names
+        any one node of the cluster.
+        """
+        return cls(url=url, cluster=cluster, **settings)
 
     @property
     def store(self) -> StreamStore:
         """The synchronous store (made on first use)."""
         if self._sync is None:
             if self._url is not None:
-                self._sync = StreamStore.from_url(self._url, **self._settings)
+                self._sync = StreamStore.from_url(self._url, cluster=self._cluster, **self._settings)
             else:
-                client = redis.Redis(**_client_kwargs(self._given_async, redis.Redis))
-                self._sync = StreamStore(client, **self._settings)
+                self._sync = StreamStore(_twin(self._given_async, to_async=False), **self._settings)
                 self._sync._owns_client = True
         return self._sync
 
@@ -102,10 +120,9 @@ class Streamlog:
             if self._given_async is not None:
                 store = AsyncStreamStore(self._given_async, **self._settings)
             elif self._url is not None:
-                store = AsyncStreamStore.from_url(self._url, **self._settings)
+                store = AsyncStreamStore.from_url(self._url, cluster=self._cluster, **self._settings)
             else:
-                kwargs = _client_kwargs(self.store.client, redis.asyncio.Redis)
-                store = AsyncStreamStore(redis.asyncio.Redis(**kwargs), **self._settings)
+                store = AsyncStreamStore(_twin(self.store.client, to_async=True), **self._settings)
                 store._owns_client = True
             self._async[loop] = store
         return store

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
 from redis.exceptions import NoScriptError
 
 from ._errors import StoreError, StoreUnavailable, UnsupportedServer
@@ -58,12 +60,36 @@ class map_exceptions:
         raise StoreError(f"Redis error: {exc}") from exc
 
 
+class _RawName(str):
+    """A command name the cluster client routes like any str, but finds no reply callback for.
+
+    Plans name read commands in bytes so that redis-py hands the raw reply to the
+    plan's parser: it looks callbacks up with ``name.upper()`` in a case-insensitive
+    dict, and bytes match no key. The cluster client routes (and picks its policies)
+    by str names, so on a cluster the name is this str, whose ``upper()`` matches no
+    callback either. ``lower()`` and the bytes sent are those of the plain name.
+    """
+
+    __slots__ = ()
+
+    def upper(self) -> str:
+        return "\x00" + str.upper(self)
+
+
+_RAW_NAMES: dict[bytes, _RawName] = {}
+
+
+def _raw_name(name: bytes) -> _RawName:
+    raw = _RAW_NAMES.get(name)
+    if raw is None:
+        raw = _RAW_NAMES[name] = _RawName(name.decode())
+    return raw
+
+
 def _command(plan: Plan[Any], fallback: bool = False, str_names: bool = False) -> tuple[Any, ...]:
     if plan.script is None:
         if str_names and type(plan.args[0]) is bytes:
-            # Plans name read commands in bytes to skip redis-py's reply callbacks;
-            # the cluster client routes by the command's str name, so it gets one.
-            return (plan.args[0].decode(), *plan.args[1:])
+            return (_raw_name(plan.args[0]), *plan.args[1:])
         return plan.args
     if fallback:
         return ("EVAL", plan.script.source, *plan.args)
@@ -116,9 +142,10 @@ class StreamStore(_Settings):
     """
 
     @classmethod
-    def from_url(cls, url: str, **settings: Any) -> StreamStore:
-        """A store over a new client for ``url`` (closed by :meth:`close`)."""
-        store = cls(redis.Redis.from_url(url), **settings)
+    def from_url(cls, url: str, *, cluster: bool = False, **settings: Any) -> StreamStore:
+        """A store over a new client for ``url`` (a ``RedisCluster`` if ``cluster``); :meth:`close` closes it."""
+        factory = redis.cluster.RedisCluster if cluster else redis.Redis
+        store = cls(factory.from_url(url), **settings)
         store._owns_client = True
         return store
 
@@ -233,9 +260,15 @@ class AsyncStreamStore(_Settings):
     Same arguments and methods as :class:`StreamStore`, as coroutines.
     """
 
+    def __init__(self, client: Any, **settings: Any) -> None:
+        super().__init__(client, **settings)
+        self._ready = not (self._str_names and callable(getattr(client, "initialize", None)))
+
     @classmethod
-    def from_url(cls, url: str, **settings: Any) -> AsyncStreamStore:
-        store = cls(redis.asyncio.Redis.from_url(url), **settings)
+    def from_url(cls, url: str, *, cluster: bool = False, **settings: Any) -> AsyncStreamStore:
+        """A store over a new client for ``url`` (a ``RedisCluster`` if ``cluster``)."""
+        factory = redis.asyncio.cluster.RedisCluster if cluster else redis.asyncio.Redis
+        store = cls(factory.from_url(url), **settings)
         store._owns_client = True
         return store
 
@@ -250,6 +283,11 @@ class AsyncStreamStore(_Settings):
         await self.aclose()
 
     async def _send(self, plan: Plan[T]) -> T:
+        if not self._ready:
+            # redis-py 8.1's asyncio RedisCluster fails concurrent first commands
+            # ('_writer' is None) unless the client was initialized once before.
+            await self.client.initialize()
+            self._ready = True
         try:
             reply = await self.client.execute_command(
                 *_command(plan, False, self._str_names), NEVER_DECODE=True

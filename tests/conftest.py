@@ -14,14 +14,13 @@ failure in CI: a real-server test is never skipped in CI.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 import pytest
 from hypothesis import settings
 
-from streamlog._server import LocalServer, ServerBinary, find_servers
+from streamlog._server import LocalCluster, LocalServer, ServerBinary, find_servers
 
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
@@ -130,34 +129,32 @@ def fresh_server() -> Iterator[LocalServer]:
 
 
 @pytest.fixture(scope="session")
-def redis_cluster() -> Iterator[list[LocalServer]]:
+def redis_cluster() -> Iterator[LocalCluster]:
     """A real 3-master Redis Cluster on loopback (the default binary), started once per session."""
-    binary = _first_binary()
-    nodes: list[LocalServer] = []
+    cluster = LocalCluster(_first_binary(), masters=3)
     try:
-        for _ in range(3):
-            nodes.append(LocalServer(binary, cluster=True))
-            nodes[-1].start()
-        for i, node in enumerate(nodes):
-            with node.client() as client:
-                client.execute_command("CLUSTER", "ADDSLOTS", *range(i * 16384 // 3, (i + 1) * 16384 // 3))
-        with nodes[0].client() as client:
-            for node in nodes[1:]:
-                client.execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
-        deadline = time.monotonic() + 30
-        while True:  # bounded wait until every node agrees the cluster is up
-            states = []
-            for node in nodes:
-                with node.client() as client:
-                    states.append(b"cluster_state:ok" in client.execute_command("CLUSTER", "INFO"))
-            if all(states):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail("the test cluster never became healthy")
-            time.sleep(0.05)
-        yield nodes
+        cluster.start()
     except RuntimeError as exc:
         _unavailable(f"the test cluster did not start: {exc}")
-    finally:
-        for node in nodes:
-            node.stop()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def fresh_cluster() -> Iterator[Callable[..., LocalCluster]]:
+    """Start a private cluster (``masters``, ``replicas``) for a test that breaks it; stopped after."""
+    made: list[LocalCluster] = []
+
+    def make(masters: int = 3, replicas: int = 0, node_timeout_ms: int = 2000) -> LocalCluster:
+        cluster = LocalCluster(
+            _first_binary(), masters=masters, replicas=replicas, node_timeout_ms=node_timeout_ms
+        )
+        made.append(cluster)
+        try:
+            return cluster.start()
+        except RuntimeError as exc:
+            _unavailable(f"a test cluster did not start: {exc}")
+
+    yield make
+    for cluster in made:
+        cluster.stop()

@@ -123,7 +123,7 @@ def backend(request: pytest.FixtureRequest) -> Any:
     if name == "fakeredis":
         server = None
     elif name == "cluster":
-        server = request.getfixturevalue("redis_cluster")[0]
+        server = request.getfixturevalue("redis_cluster")
     else:
         server = request.getfixturevalue("real_server_by_name")(name)
     b = Backend(name, mode, protocol, server)

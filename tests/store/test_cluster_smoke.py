@@ -42,7 +42,7 @@ def exercise(store: StreamStore, window: StreamStore, sid: str) -> None:
 
 
 def test_sync_cluster_client(cluster):
-    client = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", cluster[0].port)])
+    client = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", cluster.nodes[0].port)])
     try:
         store = StreamStore(client, key_prefix="cl")
         window = StreamStore(client, key_prefix="cl", trim=LastN(1), cache_size=0)
@@ -56,7 +56,7 @@ def test_sync_cluster_client(cluster):
 
 def test_asyncio_cluster_client(cluster):
     async def go() -> list[str]:
-        client = AsyncRedisCluster(host="127.0.0.1", port=cluster[1].port)
+        client = AsyncRedisCluster(host="127.0.0.1", port=cluster.nodes[1].port)
         try:
             store = AsyncStreamStore(client, key_prefix="acl")
             out = []
@@ -74,7 +74,7 @@ def test_asyncio_cluster_client(cluster):
 
 
 def test_keys_of_one_session_never_cross_slots(cluster):
-    with redis.Redis(port=cluster[0].port) as client:
+    with redis.Redis(port=cluster.nodes[0].port) as client:
         store = StreamStore(client)
         for sid in SESSIONS:
             keys = store.keyspace.session(sid)
