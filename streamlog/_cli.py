@@ -70,6 +70,14 @@ def deployment(command: Any) -> Any:
     command = click.option(
         "--prefix", default="streamlog", show_default=True, help="the deployment's key prefix"
     )(command)
+    command = click.option(
+        "--cluster",
+        is_flag=True,
+        envvar="STREAMLOG_CLUSTER",
+        expose_value=False,
+        callback=lambda ctx, _, value: ctx.meta.__setitem__("streamlog.cluster", value),
+        help="--url names a node of a Redis Cluster (or STREAMLOG_CLUSTER=1)",
+    )(command)
     return click.option("--url", envvar="STREAMLOG_URL", required=True, help="Redis URL (or STREAMLOG_URL)")(
         command
     )
@@ -81,7 +89,8 @@ def _store(url: str, prefix: str, partitions: int) -> Iterator[Any]:
     from ._store import StreamStore
 
     try:
-        with StreamStore.from_url(url, key_prefix=prefix, partitions=partitions) as store:
+        cluster = bool(click.get_current_context().meta.get("streamlog.cluster"))
+        with StreamStore.from_url(url, cluster=cluster, key_prefix=prefix, partitions=partitions) as store:
             yield store
     except StreamlogError as exc:  # a user error: one line, exit 1
         raise click.ClickException(str(exc)) from exc

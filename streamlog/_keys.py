@@ -190,6 +190,13 @@ class Keyspace:
         """The partition's session index: a sorted set of session id → last activity (ms)."""
         return self._base(partition) + b"sessions"
 
+    def members(self, group: str) -> bytes:
+        """A consumer group's live workers: a sorted set of name -> lease end (ms).
+
+        Outside every partition's slot, like :meth:`config`; the group name is last.
+        """
+        return self._prefix + b":members:" + group.encode("utf-8")
+
     def config(self) -> bytes:
         """The deployment's config hash (records P). Outside every partition's slot."""
         return self._prefix + b":config"

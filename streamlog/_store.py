@@ -17,7 +17,7 @@ import redis.asyncio.cluster
 import redis.cluster
 from redis.exceptions import NoScriptError
 
-from ._errors import StoreError, StoreUnavailable, UnsupportedServer
+from ._errors import ConfigError, StoreError, StoreUnavailable, UnsupportedServer
 from ._events import AnyEvent
 from ._fold import Projection
 from ._keys import Keyspace
@@ -46,6 +46,11 @@ class map_exceptions:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc is None or not isinstance(exc, redis.RedisError):
             return
+        if isinstance(exc, redis.exceptions.MovedError):  # a plain client reached a cluster node
+            raise ConfigError(
+                f"the server is a Redis Cluster node (MOVED {exc}): use a cluster client, e.g. "
+                "StreamStore.from_url(url, cluster=True) or the CLI's --cluster"
+            ) from exc
         if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
             raise StoreUnavailable(f"Redis is unreachable or timed out: {exc}") from exc
         text = str(exc).lower()

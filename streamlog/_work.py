@@ -25,10 +25,11 @@ from ._events import AnyEvent
 from ._keys import Keyspace
 from ._plans import Flow, Plan, text
 from ._reads import unnest
-from ._scripts import DEAD_LETTER, ENSURE_GROUP, REQUEUE, TRIM_FEED
+from ._scripts import DEAD_LETTER, ENSURE_GROUP, MEMBERS, REQUEUE, TRIM_FEED
 
 __all__ = [
-    "Call", "Decision", "Delivery", "GroupReader", "WorkFlow", "dead_letters", "decide", "requeue", "trim_feeds",
+    "Call", "Decision", "Delivery", "GroupReader", "WorkFlow", "dead_letters", "decide", "requeue", "share",
+    "trim_feeds",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -62,6 +63,18 @@ def decide(attempt: int, failed: bool, max_deliveries: int) -> Decision:
     if not failed:
         return Decision.ACK
     return Decision.DEAD if attempt >= max_deliveries else Decision.RETRY
+
+
+def share(partitions: int, members: Sequence[str], me: str) -> list[int]:
+    """The partitions ``me`` reads when ``members`` (sorted names) split ``partitions`` between them.
+
+    Member ``i`` of ``n`` takes partitions ``i, i + n, i + 2n, ...``: shares differ by at
+    most one, and since partitions lie on the cluster's masters in order, each worker's
+    share spreads over the masters too. A worker not (yet) among the members reads all.
+    """
+    if me not in members:
+        return list(range(partitions))
+    return list(range(members.index(me), partitions, len(members)))
 
 
 @dataclass(frozen=True)
@@ -102,15 +115,25 @@ WorkFlow = Generator["Plan[Any] | Call", Any, T]
 
 
 class GroupReader:
-    """The flows of one consumer of one group over some partitions."""
+    """The flows of one consumer of one group over some partitions.
+
+    With ``partitions=None`` the consumer shares the partitions with the other live
+    consumers of its group: each :meth:`heartbeat` renews its lease in the group's
+    membership and takes its :func:`share`. Sharing only saves work: the consumer
+    group already hands each event to one consumer, so two workers that briefly
+    read the same feed (while the membership changes) still never both get an event.
+    A worker that dies keeps its events pending until ``min_idle`` passes and the
+    partition's new reader claims them.
+    """
 
     def __init__(
         self,
         keyspace: Keyspace,
         group: str,
         consumer: str,
-        partitions: Sequence[int],
+        partitions: Sequence[int] | None = None,
         *,
+        lease: float = 10.0,
         batch: int = 100,
         min_idle: float = 30.0,
         max_deliveries: int = 5,
@@ -119,19 +142,46 @@ class GroupReader:
     ) -> None:
         if not group or not isinstance(group, str):
             raise ConfigError(f"a group name is a non-empty str, not {group!r}")
-        if max_deliveries < 1 or batch < 1 or min_idle < 0:
-            raise ConfigError("max_deliveries and batch must be >= 1, min_idle >= 0")
+        if max_deliveries < 1 or batch < 1 or min_idle < 0 or lease <= 0:
+            raise ConfigError("max_deliveries and batch must be >= 1, min_idle >= 0, lease > 0")
         self.keyspace, self.group, self.consumer = keyspace, group, consumer
-        self.partitions = list(partitions)
+        self.shared = partitions is None
+        self.partitions = list(range(keyspace.partitions) if partitions is None else partitions)
+        self.lease_ms = int(lease * 1000)
+        self.members: list[str] = []
+        self._next_beat = 0.0
         self.batch, self.max_deliveries, self.start = batch, max_deliveries, start
         self.batch_handler = batch_handler
         self.min_idle_ms = int(min_idle * 1000)
-        self._claim_from = {p: "0-0" for p in self.partitions}
+        self._claim_from: dict[int, str] = {}
 
     def ensure_groups(self) -> WorkFlow[None]:
-        """Create the group on every feed that lacks it (from ``start``: "0" = the whole feed)."""
-        for p in self.partitions:
+        """Create the group on every feed that lacks it (from ``start``: "0" = the whole feed).
+
+        A sharing consumer creates it on every feed, since any may become its own.
+        """
+        for p in range(self.keyspace.partitions) if self.shared else self.partitions:
             yield Plan((1, self.keyspace.feed(p), self.group, self.start), int, ENSURE_GROUP)
+
+    def heartbeat(self, now: float | None = None, *, leave: bool = False) -> WorkFlow[list[int]]:
+        """Renew this consumer's lease (or leave) and take its share; returns its partitions.
+
+        ``now`` (a monotonic clock, seconds): beat only if a third of the lease has
+        passed since the last beat. A consumer with fixed partitions never beats.
+        """
+        if not self.shared or (now is not None and now < self._next_beat and not leave):
+            return self.partitions
+        names = yield Plan(
+            (1, self.keyspace.members(self.group), self.consumer, self.lease_ms, "1" if leave else "0"),
+            _names,
+            MEMBERS,
+        )
+        self.members = names
+        if now is not None:
+            self._next_beat = now + self.lease_ms / 3000
+        if not leave:
+            self.partitions = share(self.keyspace.partitions, names, self.consumer)
+        return self.partitions
 
     def poll(self, block_ms: int | None = None) -> WorkFlow[int]:
         """Claim idle events of dead consumers, then read new ones; handle, settle. Returns how many."""
@@ -150,7 +200,7 @@ class GroupReader:
     def _claim(self, p: int) -> WorkFlow[list[Delivery]]:
         feed = self.keyspace.feed(p)
         reply = yield Plan(
-            (b"XAUTOCLAIM", feed, self.group, self.consumer, self.min_idle_ms, self._claim_from[p],
+            (b"XAUTOCLAIM", feed, self.group, self.consumer, self.min_idle_ms, self._claim_from.get(p, "0-0"),
              b"COUNT", self.batch),
             list,
         )  # fmt: skip
@@ -203,6 +253,10 @@ class GroupReader:
         return len(deliveries)
 
 
+def _names(reply: Any) -> list[str]:
+    return [text(name) for name in reply]
+
+
 def _stream_entries(reply: Any) -> Any:
     # XREADGROUP: RESP2 [[key, entries]], RESP3 {key: entries}, None on timeout.
     if not reply:
@@ -252,7 +306,8 @@ def group_stats(keyspace: Keyspace) -> Flow[list[dict[str, Any]]]:
         if not exists:
             continue
         length = yield Plan((b"XLEN", feed), int)
-        groups = yield Plan((b"XINFO", b"GROUPS", feed), list)
+        # "GROUPS" as str: the cluster client finds the key of a subcommand by its str name.
+        groups = yield Plan((b"XINFO", "GROUPS", feed), list)
         for info in groups:
             values = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=True))
             get = {text(k): v for k, v in values.items()}

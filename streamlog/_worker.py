@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -50,14 +51,15 @@ class _Base:
         start: str = "0",
         idle_wait: float = 1.0,
         batch_handler: bool = False,
+        lease: float = 10.0,
     ) -> None:
         self.store, self.handler, self.batch_handler = store, handler, batch_handler
-        space = store.keyspace
         self.reader = GroupReader(
-            space,
+            store.keyspace,
             group,
             consumer or default_consumer(),
-            list(partitions) if partitions is not None else range(space.partitions),
+            list(partitions) if partitions is not None else None,
+            lease=lease,
             batch=batch,
             min_idle=min_idle,
             max_deliveries=max_deliveries,
@@ -65,6 +67,11 @@ class _Base:
             batch_handler=batch_handler,
         )
         self.idle_wait = idle_wait
+
+    @property
+    def partitions(self) -> list[int]:
+        """The partitions this worker reads now (its share, while :meth:`run` works)."""
+        return list(self.reader.partitions)
 
     def _trim(self) -> Any:
         ops = self.store.ops
@@ -89,7 +96,12 @@ class Worker(_Base):
         handler: called with each :class:`Delivery` (or with a list of them, if
             ``batch_handler``). Returning acknowledges; raising leaves it pending.
         consumer: this worker's name in the group (default: host-pid).
-        partitions: the partitions this worker reads (default: all).
+        partitions: the partitions this worker reads, fixed; by default the live
+            workers of the group share all partitions while they :meth:`run`
+            (:meth:`run_check` drains all partitions).
+        lease: seconds a running worker stays in its group's membership without
+            renewing (it renews every third of it); a crashed worker's share
+            passes to the others after this long.
         batch: events read per feed and poll.
         min_idle: seconds after which another worker may claim a pending event.
         max_deliveries: deliveries after which a failing event is dead-lettered.
@@ -136,10 +148,23 @@ class Worker(_Base):
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: self._stopping.set())
         self._drive(self.reader.ensure_groups())
-        while not self._stopping.is_set():
-            if not self._drive(self.reader.poll()):
-                self._drive(self._trim())  # idle: a good moment to trim the feeds
-                self._stopping.wait(self.idle_wait)
+        try:
+            while not self._stopping.is_set():
+                self._drive(self.reader.heartbeat(time.monotonic()))
+                if not self._drive(self.reader.poll()):
+                    self._drive(self._trim())  # idle: a good moment to trim the feeds
+                    self._stopping.wait(self.idle_wait)
+        finally:
+            self.leave()
+
+    def rebalance(self) -> list[int]:
+        """Renew this worker's membership now and return its share of the partitions."""
+        result: list[int] = self._drive(self.reader.heartbeat())
+        return result
+
+    def leave(self) -> None:
+        """Leave the group's membership (the others take this worker's share at their next beat)."""
+        self._drive(self.reader.heartbeat(leave=True))
 
     def stop(self) -> None:
         self._stopping.set()
@@ -214,6 +239,7 @@ class AsyncWorker(_Base):
         try:
             await self._drive(self.reader.ensure_groups())
             while not self._stopping.is_set():
+                await self._drive(self.reader.heartbeat(time.monotonic()))
                 if not await self._drive(self.reader.poll()):
                     await self._drive(self._trim())
                     try:
@@ -224,6 +250,14 @@ class AsyncWorker(_Base):
             if threading.current_thread() is threading.main_thread():
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
+            await asyncio.shield(self.leave())
+
+    async def rebalance(self) -> list[int]:
+        result: list[int] = await self._drive(self.reader.heartbeat())
+        return result
+
+    async def leave(self) -> None:
+        await self._drive(self.reader.heartbeat(leave=True))
 
     def stop(self) -> None:
         self._stopping.set()

@@ -38,3 +38,17 @@ def test_a_poll_acks_only_what_the_handler_finished():
         flow.send(1)
     except StopIteration as stop:
         assert stop.value == 2
+
+
+@given(
+    st.integers(1, 64),
+    st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=20, unique=True),
+)
+def test_shares_cover_every_partition_once_and_differ_by_at_most_one(partitions, names):
+    from streamlog._work import share
+
+    members = sorted(names)
+    shares = [share(partitions, members, m) for m in members]
+    assert sorted(p for s in shares for p in s) == list(range(partitions))
+    assert max(map(len, shares)) - min(map(len, shares)) <= 1
+    assert share(partitions, members, "\x00not-a-member") == list(range(partitions))

@@ -126,3 +126,24 @@ def test_a_running_worker_reports_progress_and_stops_on_sigterm(real_server_by_n
         worker.send_signal(signal.SIGTERM)
         _, err = worker.communicate(timeout=30)
     assert worker.returncode == 0 and "stopped: handled 2 events" in err
+
+
+def test_worker_and_groups_on_a_cluster(redis_cluster, tmp_path):
+    from langchain_core.messages import HumanMessage
+    from redis.cluster import RedisCluster
+
+    from streamlog import StreamStore
+
+    prefix = f"clic{os.getpid()}"
+    with RedisCluster(host=redis_cluster.host, port=redis_cluster.port) as client:
+        store = StreamStore(client, key_prefix=prefix)
+        for i in range(6):  # sessions on several partitions, so on several masters
+            store.append(f"s{i}", [HumanMessage(f"hello {i}")])
+    where = ("--url", redis_cluster.url, "--cluster", "--prefix", prefix)
+    index = str(tmp_path / "index.sqlite3")
+    ran = streamlog("worker", *where, "--group", "idx", "--handler", "indexer", "--index", index, "--burst")
+    assert ran.returncode == 0 and "handled 6 events" in ran.stdout, ran.stderr
+    listed = streamlog("groups", *where)
+    assert listed.returncode == 0 and "idx" in listed.stdout, listed.stderr
+    plain = streamlog("groups", "--url", redis_cluster.url, "--prefix", prefix)  # without --cluster
+    assert plain.returncode == 1 and "Redis Cluster node" in plain.stderr and "--cluster" in plain.stderr

@@ -219,3 +219,70 @@ def test_erasure_reaches_the_search_index(deployment):
     store.delete("alice")
     worker.run_check()
     assert [h.session_id for h in index.search("tarts")] == ["bob"]
+
+
+def wait_until(condition, timeout=15.0):
+    """Poll ``condition`` until it holds (bounded); the test asserts the state, not a delay."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.01)
+
+
+def test_live_workers_share_the_partitions_evenly(deployment):
+    store = deployment.store
+    workers = [Worker(store, "share", lambda d: None, consumer=f"w{i}") for i in range(3)]
+    for w in workers:
+        w.rebalance()
+    shares = [set(w.rebalance()) for w in workers]  # everyone has seen everyone
+    assert set().union(*shares) == set(range(store.keyspace.partitions))
+    assert sum(len(s) for s in shares) == store.keyspace.partitions  # disjoint
+    assert max(map(len, shares)) - min(map(len, shares)) <= 1
+    workers[1].leave()
+    shares = [set(w.rebalance()) for w in (workers[0], workers[2])]
+    assert shares[0] | shares[1] == set(range(16)) and not shares[0] & shares[1]
+    fixed = Worker(store, "share", lambda d: None, consumer="fixed", partitions=[3])
+    assert fixed.rebalance() == [3]  # fixed partitions: never joins the membership
+    assert workers[0].rebalance() == sorted(shares[0])
+
+
+def test_a_crashed_workers_share_passes_to_the_others_after_its_lease(deployment):
+    store = deployment.store
+    survivor = Worker(store, "lease", lambda d: None, consumer="a")
+    crashed = Worker(store, "lease", lambda d: None, consumer="b", lease=0.2)
+    survivor.rebalance()
+    crashed.rebalance()  # and then never again: as if SIGKILLed
+    assert len(survivor.rebalance()) == 8
+    wait_until(lambda: len(survivor.rebalance()) == 16)
+    assert survivor.reader.members == ["a"]
+
+
+def test_running_workers_split_the_events_between_them(deployment):
+    import threading
+
+    store = deployment.store
+    seen: dict[str, list] = {"a": [], "b": []}
+    workers = {
+        name: Worker(store, "split", seen[name].append, consumer=name, idle_wait=0.01, lease=0.6)
+        for name in seen
+    }
+    threads = [threading.Thread(target=w.run) for w in workers.values()]
+    for t in threads:
+        t.start()
+    try:
+        wait_until(lambda: all(len(w.partitions) == 8 for w in workers.values()))
+        offsets = fill(store, sessions=40, per=1)
+        wait_until(lambda: len(seen["a"]) + len(seen["b"]) >= 40)
+    finally:
+        for w in workers.values():
+            w.stop()
+        for t in threads:
+            t.join(10)
+    handled = sorted(d.offset for d in seen["a"] + seen["b"])
+    assert handled == sorted(o for os in offsets.values() for o in os)  # each exactly once
+    for name, w in workers.items():
+        assert seen[name] and {d.partition for d in seen[name]} <= set(w.partitions)
+    probe = Worker(store, "split", lambda d: None, consumer="probe")
+    assert probe.rebalance() == list(range(16)) and probe.reader.members == ["probe"]  # both left
