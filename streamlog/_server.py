@@ -25,7 +25,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-__all__ = ["LocalCluster", "LocalServer", "ServerBinary", "default_server", "find_servers"]
+__all__ = ["LocalCluster", "LocalServer", "ServerBinary", "default_server", "even_slots", "find_servers"]
 
 HOST = "127.0.0.1"
 MAX_PORT = 55535  # a cluster node also listens on port + 10000
@@ -291,11 +291,24 @@ class LocalServer:
         self.stop()
 
 
+def even_slots(masters: int) -> list[tuple[int, int]]:
+    """``(first, last)`` slots of each master, split as ``redis-cli --cluster create`` does."""
+    per, cursor, first, out = 16384 / masters, 0.0, 0, []
+    for i in range(masters):
+        last = int(cursor + per - 1 + 0.5)  # lround(), as redis-cli
+        if last > 16383 or i == masters - 1:
+            last = 16383
+        last = max(last, first)
+        out.append((first, last))
+        first, cursor = last + 1, cursor + per
+    return out
+
+
 class LocalCluster:
     """A Redis Cluster on 127.0.0.1 that this object starts and stops (a context manager).
 
-    ``masters`` masters split the 16384 slots evenly (master ``i`` owns
-    ``[i * 16384 // masters, (i + 1) * 16384 // masters)``), each with ``replicas``
+    ``masters`` masters split the 16384 slots evenly (:func:`even_slots`, as
+    ``redis-cli --cluster create`` does), each with ``replicas``
     replicas. :meth:`start` returns once every node reports ``cluster_state:ok``, knows
     every other node and every replica's link to its master is up.
 
@@ -340,10 +353,9 @@ class LocalCluster:
             for node in self.nodes:
                 with node._quick_client() as client:
                     self.ids[node.port] = client.execute_command("CLUSTER", "MYID").decode()
-            for i, node in enumerate(self.nodes[: self.master_count]):
-                first, end = i * 16384 // self.master_count, (i + 1) * 16384 // self.master_count
+            for node, (first, last) in zip(self.nodes, even_slots(self.master_count), strict=False):
                 with node._quick_client() as client:
-                    client.execute_command("CLUSTER", "ADDSLOTS", *range(first, end))
+                    client.execute_command("CLUSTER", "ADDSLOTS", *range(first, last + 1))
             with self.nodes[0]._quick_client() as client:
                 for node in self.nodes[1:]:
                     client.execute_command("CLUSTER", "MEET", HOST, node.port)

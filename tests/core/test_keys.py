@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from streamlog import ConfigError, InvalidSessionId, Keyspace
 from streamlog._keys import MAX_SESSION_ID_BYTES, key_slot
+from streamlog._server import even_slots
 from tests.strategies import session_ids
 
 SPACE = Keyspace("chat", 16)
@@ -51,11 +52,11 @@ def test_key_slot_matches_redis_reference_values():
 @pytest.mark.parametrize("masters", [3, 4, 5, 6])
 def test_partitions_spread_within_one_of_the_mean(partitions, masters):
     space = Keyspace("s", partitions)
-    bounds = [m * 16384 // masters for m in range(masters + 1)]
+    ranges = even_slots(masters)  # the split redis-cli --cluster create makes
     counts = collections.Counter()
     for p in range(partitions):
         slot = key_slot(space.feed(p))
-        counts[next(m for m in range(masters) if bounds[m] <= slot < bounds[m + 1])] += 1
+        counts[next(m for m, (first, last) in enumerate(ranges) if first <= slot <= last)] += 1
     mean = partitions / masters
     assert all(abs(counts[m] - mean) <= 1 for m in range(masters)), counts
 
