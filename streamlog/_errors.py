@@ -17,7 +17,8 @@ The tree::
     ├── InvalidMessage              (also a ValueError) not a message, too big, or not encodable
     ├── OffsetOutOfRange            (also a ValueError) an offset that is malformed or not held
     └── StoreError                  Redis failed or answered unexpectedly
-        └── StoreUnavailable        the connection failed or timed out
+        ├── StoreUnavailable        the connection failed or timed out
+        └── NotReplicated           a durable append was written, but too few replicas confirmed it
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "DecodeError",
     "InvalidMessage",
     "InvalidSessionId",
+    "NotReplicated",
     "OffsetOutOfRange",
     "PartitionMismatch",
     "StoreError",
@@ -130,3 +132,20 @@ class StoreError(StreamlogError):
 
 class StoreUnavailable(StoreError):
     """The connection to Redis failed or timed out; the operation's outcome is unknown."""
+
+
+class NotReplicated(StoreError):
+    """A durable append was written on the master, but fewer replicas than asked confirmed it.
+
+    The append happened (``offsets``); it is at risk only if the master fails before
+    its replicas catch up. Retrying with the same idempotency key does not append twice.
+    """
+
+    def __init__(self, offsets: list[str], acknowledged: int, wanted: int, timeout_ms: int) -> None:
+        self.offsets = offsets
+        self.acknowledged = acknowledged
+        self.wanted = wanted
+        super().__init__(
+            f"appended at {offsets[0]}..{offsets[-1]}, but {acknowledged} of the {wanted} replicas "
+            f"asked for confirmed it within {timeout_ms} ms (WAIT)"
+        )

@@ -17,6 +17,7 @@ from ._errors import (
     ConfigError,
     ConflictError,
     InvalidMessage,
+    NotReplicated,
     PartitionMismatch,
     StoreError,
     UnsupportedServer,
@@ -63,6 +64,8 @@ class Ops(Reads):
         feed_max_len: int = 10_000,
         feed_max_age: float = 0,
         feed_trim_every: int = 1000,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
     ) -> None:
         if ttl is not None and (isinstance(ttl, bool) or not ttl > 0):
             raise ConfigError(f"ttl is a positive number of seconds or None, not {ttl!r}")
@@ -79,6 +82,13 @@ class Ops(Reads):
             feed_max_age,
             feed_trim_every,
         )
+        if isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) or wait_replicas < 0:
+            raise ConfigError(
+                f"wait_replicas is a number of replicas (0: do not wait), not {wait_replicas!r}"
+            )
+        if not wait_timeout > 0:
+            raise ConfigError(f"wait_timeout is a positive number of seconds, not {wait_timeout!r}")
+        self.wait = (wait_replicas, max(1, int(wait_timeout * 1000))) if wait_replicas else None
         self._appends = 0
         self.keyspace = keyspace
         self.ttl = ttl
@@ -196,7 +206,18 @@ class Ops(Reads):
             expected_offset or b"", idempotency_key or b"", self.idempotency_memory,
             *payloads,
         )  # fmt: skip
-        offsets: list[str] = yield Plan(args, parse, APPEND)
+        if self.wait is None:
+            offsets: list[str] = yield Plan(args, parse, APPEND)
+        else:
+            wanted, timeout_ms = self.wait
+
+            def parse_replicated(reply: Any) -> list[str]:
+                offsets = parse(reply[0])
+                if int(reply[1]) < wanted:
+                    raise NotReplicated(offsets, int(reply[1]), wanted, timeout_ms)
+                return offsets
+
+            offsets = yield Plan(args, parse_replicated, APPEND, self.wait)
         self._appends += 1
         if self.feed_trim_every and self._appends % self.feed_trim_every == 0:
             # Now and then, bound this partition's feed (see trim_feeds); one round trip.

@@ -42,11 +42,17 @@ _OFFSET = re.compile(r"\A\d{1,20}(-\d{1,20})?\Z")
 
 @dataclass(frozen=True)
 class Plan(Generic[T]):
-    """One command: ``args`` (without ``EVALSHA sha`` for a script) and a reply parser."""
+    """One command: ``args`` (without ``EVALSHA sha`` for a script) and a reply parser.
+
+    ``wait``: ``(replicas, timeout ms)``: send ``WAIT`` right after the command on the
+    same connection (on a cluster: of the key's master); ``parse`` then receives
+    ``(reply, replicas that confirmed)``.
+    """
 
     args: tuple[Any, ...]
     parse: Callable[[Any], T]
     script: Script | None = None
+    wait: tuple[int, int] | None = None
 
 
 def run(plan: Plan[T]) -> Flow[T]:

@@ -8,6 +8,7 @@ nowhere else. Every public method is one call into :class:`~streamlog._plans.Ops
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -101,6 +102,20 @@ def _command(plan: Plan[Any], fallback: bool = False, str_names: bool = False) -
     return ("EVALSHA", plan.script.sha, *plan.args)
 
 
+def _settle_waiting(results: list[Any], fallback: bool) -> tuple[str, Any]:
+    """What a ``command + WAIT`` pipeline's results mean: done, resend as EVAL, or topology moved."""
+    reply, acked = results
+    if isinstance(reply, NoScriptError) and not fallback:
+        return "eval", None
+    if isinstance(reply, redis.exceptions.MovedError):
+        return "moved", reply
+    if isinstance(reply, Exception):
+        raise reply
+    if isinstance(acked, Exception):
+        raise acked
+    return "done", (reply, acked)
+
+
 def make_ops(*, key_prefix: str = "streamlog", partitions: int = 16, **settings: Any) -> Ops:
     """Validate store settings and build the IO-free half of a store."""
     return Ops(Keyspace(key_prefix, partitions), **settings)
@@ -165,11 +180,32 @@ class StreamStore(_Settings):
         self.close()
 
     def _send(self, plan: Plan[T]) -> T:
+        if plan.wait is not None:
+            return plan.parse(self._send_waiting(plan))
         try:
             reply = self.client.execute_command(*_command(plan, False, self._str_names), NEVER_DECODE=True)
         except NoScriptError:
             reply = self.client.execute_command(*_command(plan, fallback=True), NEVER_DECODE=True)
         return plan.parse(reply)
+
+    def _send_waiting(self, plan: Plan[Any]) -> tuple[Any, Any]:
+        """The command and ``WAIT`` on one connection (on a cluster, one of the key's master)."""
+        fallback = False
+        for _ in range(4):
+            client = self.client
+            if self._str_names:
+                client = self.client.get_node_from_key(plan.args[1]).redis_connection
+            with client.pipeline(transaction=False) as pipe:
+                pipe.execute_command(*_command(plan, fallback), NEVER_DECODE=True)
+                pipe.execute_command("WAIT", *plan.wait)  # type: ignore[misc]
+                step, value = _settle_waiting(pipe.execute(raise_on_error=False), fallback)
+            if step == "done":
+                return value  # type: ignore[no-any-return]
+            if step == "eval":
+                fallback = True
+            else:
+                self.client.nodes_manager.initialize()
+        raise StoreError("a durable append kept meeting MOVED: the cluster's slots keep moving")
 
     def _drive(self, flow: Flow[T]) -> T:
         flow = self.ops.prepared(flow)
@@ -268,6 +304,7 @@ class AsyncStreamStore(_Settings):
     def __init__(self, client: Any, **settings: Any) -> None:
         super().__init__(client, **settings)
         self._ready = not (self._str_names and callable(getattr(client, "initialize", None)))
+        self._nodes: dict[str, redis.asyncio.Redis] = {}  # durable appends on a cluster
 
     @classmethod
     def from_url(cls, url: str, *, cluster: bool = False, **settings: Any) -> AsyncStreamStore:
@@ -278,6 +315,9 @@ class AsyncStreamStore(_Settings):
         return store
 
     async def aclose(self) -> None:
+        for client in self._nodes.values():
+            await client.aclose()
+        self._nodes.clear()
         if self._owns_client:
             await self.client.aclose()
 
@@ -293,6 +333,8 @@ class AsyncStreamStore(_Settings):
             # ('_writer' is None) unless the client was initialized once before.
             await self.client.initialize()
             self._ready = True
+        if plan.wait is not None:
+            return plan.parse(await self._send_waiting(plan))
         try:
             reply = await self.client.execute_command(
                 *_command(plan, False, self._str_names), NEVER_DECODE=True
@@ -300,6 +342,35 @@ class AsyncStreamStore(_Settings):
         except NoScriptError:
             reply = await self.client.execute_command(*_command(plan, fallback=True), NEVER_DECODE=True)
         return plan.parse(reply)
+
+    async def _send_waiting(self, plan: Plan[Any]) -> tuple[Any, Any]:
+        fallback = False
+        for _ in range(4):
+            client = self.client
+            if self._str_names:
+                client = self._node_client(self.client.get_node_from_key(plan.args[1]))
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.execute_command(*_command(plan, fallback), NEVER_DECODE=True)
+                pipe.execute_command("WAIT", *plan.wait)  # type: ignore[misc]
+                step, value = _settle_waiting(await pipe.execute(raise_on_error=False), fallback)
+            if step == "done":
+                return value  # type: ignore[no-any-return]
+            if step == "eval":
+                fallback = True
+            else:
+                await self.client.nodes_manager.initialize()
+        raise StoreError("a durable append kept meeting MOVED: the cluster's slots keep moving")
+
+    def _node_client(self, node: Any) -> redis.asyncio.Redis:
+        """A plain client of one cluster node (the asyncio cluster client pipelines across nodes)."""
+        client = self._nodes.get(node.name)
+        if client is None:
+            accepted = inspect.signature(redis.asyncio.Redis).parameters
+            kwargs = {k: v for k, v in self.client.connection_kwargs.items() if k in accepted}
+            client = self._nodes[node.name] = redis.asyncio.Redis(
+                **{**kwargs, "host": node.host, "port": node.port}
+            )
+        return client
 
     async def _drive(self, flow: Flow[T]) -> T:
         flow = self.ops.prepared(flow)

@@ -66,6 +66,7 @@ class Backend:
         self.loop = asyncio.new_event_loop() if mode == "async" else None
         self.fake_server = fakeredis.FakeServer() if name == "fakeredis" else None
         self._clients: list[Any] = []
+        self._stores: list[AsyncStreamStore] = []
         self.prefix = f"t{uuid.uuid4().hex[:10]}"
 
     def raw(self, **kwargs: Any) -> Any:
@@ -101,9 +102,14 @@ class Backend:
         if self.mode == "sync":
             return StreamStore(client, **settings)
         assert self.loop is not None
-        return Blocking(AsyncStreamStore(client, **settings), self.loop)
+        store = AsyncStreamStore(client, **settings)
+        self._stores.append(store)
+        return Blocking(store, self.loop)
 
     def close(self) -> None:
+        for store in self._stores:  # the per-node clients of durable appends on a cluster
+            assert self.loop is not None
+            self.loop.run_until_complete(store.aclose())
         for client in self._clients:
             if isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
                 assert self.loop is not None

@@ -15,6 +15,7 @@ from langchain_core.messages import (
 )
 
 from streamlog import (
+    ConfigError,
     ConflictError,
     HistoryCleared,
     InvalidMessage,
@@ -24,6 +25,7 @@ from streamlog import (
     OffsetOutOfRange,
     PartitionMismatch,
     SessionDeleted,
+    StoreError,
     UnknownEventKind,
 )
 from streamlog._codec import decode
@@ -279,7 +281,6 @@ def test_offsets_are_never_reused_by_a_recreated_session(store):
 
 
 def test_a_feed_behind_its_log_fails_the_append_and_writes_nothing(store, backend):
-    from streamlog import StoreError
 
     store.append("s", [HumanMessage("x")])
     keys = store.ops.keyspace.session("s")
@@ -307,3 +308,22 @@ def test_an_unreachable_server_is_store_unavailable():
         with pytest.raises(StoreUnavailable) as info:
             StreamStore(client).append("s", [HumanMessage("x")])
     assert isinstance(info.value.__cause__, redis_py.ConnectionError)
+
+
+def test_durable_append_without_enough_replicas_is_written_and_says_so(backend):
+    from streamlog import NotReplicated
+
+    store = backend.store(wait_replicas=1, wait_timeout=0.05)
+    if backend.name == "fakeredis":  # fakeredis has no WAIT: durable appends need a real server
+        with pytest.raises(StoreError, match="(?i)wait"):
+            store.append("s", [HumanMessage("x")])
+        return
+    with pytest.raises(NotReplicated) as info:  # the suite's servers have no replicas
+        store.append("s", [HumanMessage("x")], idempotency_key="k")
+    assert (info.value.acknowledged, info.value.wanted) == (0, 1)
+    assert [o for o, _ in store.events("s")] == info.value.offsets  # written on the master
+    with pytest.raises(NotReplicated) as again:  # a retry waits again and appends nothing
+        store.append("s", [HumanMessage("x")], idempotency_key="k")
+    assert again.value.offsets == info.value.offsets and len(store.events("s")) == 1
+    with pytest.raises(ConfigError):
+        backend.store(wait_replicas=-1)
