@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 import pytest
-import redis
 from langchain_core.messages import HumanMessage
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
@@ -232,7 +231,8 @@ def test_failover_keeps_replicated_and_durable_appends(fresh_cluster):
         for w in writers:
             w.stop.clear()
         threads = [
-            threading.Thread(target=w.run, args=(store,)) for w, store in zip(writers, (plain, durable))
+            threading.Thread(target=w.run, args=(store,))
+            for w, store in zip(writers, (plain, durable), strict=True)
         ]
         for t in threads:
             t.start()

@@ -315,7 +315,7 @@ def test_durable_append_without_enough_replicas_is_written_and_says_so(backend):
 
     store = backend.store(wait_replicas=1, wait_timeout=0.05)
     if backend.name == "fakeredis":  # fakeredis has no WAIT: durable appends need a real server
-        with pytest.raises(StoreError, match="(?i)wait"):
+        with pytest.raises(StoreError, match=r"(?i)wait"):
             store.append("s", [HumanMessage("x")])
         return
     with pytest.raises(NotReplicated) as info:  # the suite's servers have no replicas
