@@ -66,7 +66,8 @@ class Streamlog:
     asyncio client makes one per running loop.
 
     Keyword settings are those of :class:`StreamStore` (``key_prefix``,
-    ``partitions``, ``ttl``, ``trim``, ``max_message_bytes``, ``idempotency_memory``).
+    ``partitions``, ``ttl``, ``trim``, ``max_message_bytes``, ``idempotency_memory``,
+    ``wait_replicas``, ...). ``cluster=True`` with ``url``: Redis Cluster clients.
     """
 
     def __init__(

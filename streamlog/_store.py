@@ -159,6 +159,10 @@ class StreamStore(_Settings):
             many seconds (0: no bound); feeds that groups read are trimmed only below
             what every group is done with. Checked every ``feed_trim_every`` appends
             of this store (0: never; workers and :meth:`trim_feeds` trim too).
+        wait_replicas, wait_timeout: durable appends: after each append, wait (``WAIT``,
+            on the same connection to the session's master) until this many replicas
+            have it, at most ``wait_timeout`` seconds; fewer raises
+            :class:`~streamlog.NotReplicated` (the append was written). 0: do not wait.
     """
 
     @classmethod
