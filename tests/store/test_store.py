@@ -249,12 +249,14 @@ def test_oversized_and_non_messages_are_refused_before_writing(backend):
 
 def test_partition_count_mismatch_fails_before_writing(backend):
     backend.store(partitions=16).append("s", [HumanMessage("x")])
+    raw = backend.raw()
+    before = {k: raw.dump(k) for k in raw.scan_iter(match=backend.prefix + ":*")}
     wrong = backend.store(partitions=8)
     with pytest.raises(PartitionMismatch) as info:
         wrong.append("t", [HumanMessage("y")])
     assert (info.value.configured, info.value.recorded) == (8, 16)
-    raw = backend.raw()
     assert raw.exists(wrong.ops.keyspace.session("t").log) == 0
+    assert {k: raw.dump(k) for k in raw.scan_iter(match=backend.prefix + ":*")} == before  # nothing written
 
 
 def test_survives_script_flush(store, backend):
