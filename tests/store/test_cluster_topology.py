@@ -22,6 +22,7 @@ from redis.cluster import RedisCluster
 from streamlog import AsyncStreamStore, StreamlogError, StreamStore
 from streamlog._keys import Keyspace, key_slot
 from streamlog._server import LocalCluster, LocalServer
+from tests.store.conftest import Blocking
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +62,7 @@ class Writer:
                 yield sid, [HumanMessage(str(n))], f"{sid}#{n}"
                 self.acked[sid] = n + 1
 
-    def run(self, store: StreamStore) -> None:
+    def run(self, store: Any) -> None:
         try:
             for sid, messages, key in self.batches():
                 deadline = time.monotonic() + 30
@@ -77,29 +78,15 @@ class Writer:
         except BaseException as exc:  # reported by the test
             self.error = exc
 
-    def run_async(self, url_host: str, port: int, prefix: str) -> None:
-        async def go() -> None:
-            client = AsyncRedisCluster(host=url_host, port=port)
-            store = AsyncStreamStore(client, key_prefix=prefix)
-            try:
-                for sid, messages, key in self.batches():
-                    deadline = time.monotonic() + 30
-                    while True:
-                        self.attempts += 1
-                        try:
-                            await store.append(sid, messages, idempotency_key=key)
-                            break
-                        except StreamlogError:
-                            assert time.monotonic() < deadline, "an append never went through"
-                            self.retries += 1
-                            await asyncio.sleep(0.01)
-            finally:
-                await client.aclose()
-
+    def run_async(self, host: str, port: int, prefix: str) -> None:
+        """:meth:`run` through an asyncio cluster client and ``AsyncStreamStore``, on a private loop."""
+        loop = asyncio.new_event_loop()
+        client = AsyncRedisCluster(host=host, port=port)
         try:
-            asyncio.run(go())
-        except BaseException as exc:
-            self.error = exc
+            self.run(Blocking(AsyncStreamStore(client, key_prefix=prefix), loop))
+        finally:
+            loop.run_until_complete(client.aclose())
+            loop.close()
 
 
 def check_logs(store: StreamStore, writers: list[Writer]) -> int:
