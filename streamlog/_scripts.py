@@ -129,11 +129,11 @@ return {'ok', n, id}
 CONFIGURE = Script(
     "configure",
     """
-redis.call('HSETNX', KEYS[1], 'partitions', ARGV[1])
 local probe = redis.pcall('XAUTOCLAIM', KEYS[1], 'streamlog', 'probe', '0', '0-0', 'COUNT', '1')
 if type(probe) == 'table' and probe.err and string.find(string.lower(tostring(probe.err)), 'unknown') then
   return {'old', tostring(probe.err)}
 end
+redis.call('HSETNX', KEYS[1], 'partitions', ARGV[1])
 return {'ok', redis.call('HGET', KEYS[1], 'partitions')}
 """,
 )

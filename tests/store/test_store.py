@@ -329,3 +329,29 @@ def test_durable_append_without_enough_replicas_is_written_and_says_so(backend):
     assert again.value.offsets == info.value.offsets and len(store.events("s")) == 1
     with pytest.raises(ConfigError):
         backend.store(wait_replicas=-1)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "newer-schema"])
+def test_a_damaged_event_in_the_log_is_a_decode_error_and_harms_no_other_session(backend, damage):
+    from streamlog import DecodeError
+    from streamlog._codec import encode
+    from streamlog._events import MessagesAppended
+
+    store = backend.store(cache_size=0)
+    store.append("s", [HumanMessage("fine")])
+    store.append("other", [HumanMessage("untouched")])
+    good = encode(MessagesAppended(messages=[{"type": "human", "content": "x"}]))
+    payload = {
+        "garbage": b"\xc1\xff\x00not msgpack",
+        "truncated": good[: len(good) // 2],
+        "empty": b"",
+        "newer-schema": msgspec.msgpack.encode({"kind": "append", "v": 99, "messages": []}),
+    }[damage]
+    backend.raw().xadd(store.ops.keyspace.session("s").log, {"e": payload})
+    with pytest.raises(DecodeError):
+        store.messages("s")
+    with pytest.raises(DecodeError):
+        store.events("s")
+    assert [m.content for m in store.messages("other")] == ["untouched"]
+    (first,) = store.events("s", count=1)  # the events before the damaged one still read
+    assert first[1].messages[0]["content"] == "fine"
