@@ -184,6 +184,161 @@ def groups(url: str, prefix: str, partitions: int) -> None:
         )
 
 
+def _since(value: str | None) -> int:
+    """``--since``: seconds ago (``90``, ``15m``, ``2h``, ``7d``) or an ISO time; as epoch ms."""
+    if value is None:
+        return 0
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (value[:-1], value[-1]) if value[-1:] in units else (value, "s")
+    try:
+        return int((datetime.now(timezone.utc).timestamp() - float(number) * units[unit]) * 1000)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            "seconds ago (90, 15m, 2h, 7d) or an ISO time", param_hint="--since"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+def offset_datetime(offset: str) -> str:
+    """The date and time (UTC, ms) an offset was assigned."""
+    ms = int(offset.partition("-")[0])
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+@cli.command()
+@deployment
+@click.option("--limit", default=20, show_default=True, help="at most this many sessions")
+@click.option(
+    "--since", default=None, help="only sessions active since: seconds ago (90, 15m, 2h, 7d) or an ISO time"
+)
+def sessions(url: str, prefix: str, partitions: int, limit: int, since: str | None) -> None:
+    """Sessions by last activity, newest first (from the session index, without scanning keys)."""
+    from ._admin import recent_sessions
+
+    since_ms = _since(since)
+    with _store(url, prefix, partitions) as store:
+        rows = store._drive(recent_sessions(store.keyspace, limit, since_ms))
+    click.echo(f"{'last active (UTC)':<23}  {'events':>7}  {'last offset':<17}  session")
+    for row in rows:
+        active = offset_datetime(str(row.last_active_ms))
+        click.echo(f"{active:<23}  {row.events:>7}  {row.last_offset or '-':<17}  {row.session_id!r}")
+
+
+@cli.command()
+@deployment
+@click.argument("session")
+@click.option("--at", default=None, help="time travel: the conversation as it was right after this offset")
+@click.option("--events", "raw", is_flag=True, help="the event log instead of the conversation")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
+def show(
+    url: str, prefix: str, partitions: int, session: str, at: str | None, raw: bool, as_json: bool
+) -> None:
+    """A session's conversation (role, time, content), as it is now or --at an offset."""
+    import json
+
+    import msgspec
+    from langchain_core.messages import message_to_dict
+
+    with _store(url, prefix, partitions) as store:
+        if raw:
+            shown = 0
+            for offset, event in store.iter_events(session, at or "-"):
+                shown += 1
+                if as_json:
+                    click.echo(
+                        json.dumps({"offset": offset, "event": msgspec.to_builtins(event)}, default=str)
+                    )
+                else:
+                    click.echo(f"{offset:<17}  {offset_datetime(offset)}  {describe(event)}")
+            if not shown:
+                raise click.ClickException(f"session {session!r} has no events")
+            return
+        projection = store._drive(store.ops.read_at(session, at) if at else store.ops.read(session))
+        if projection.last_offset == "0-0":
+            raise click.ClickException(f"session {session!r} has no events")
+        for entry in projection.entries:
+            message = entry.message
+            if as_json:
+                line = {
+                    "offset": entry.offset,
+                    "time": offset_datetime(entry.offset),
+                    "message": message_to_dict(message),
+                }
+                click.echo(json.dumps(line, default=str))
+            else:
+                click.echo(f"{offset_datetime(entry.offset)}  {message.type:>6}: {message.content}")
+
+
+@cli.command()
+@deployment
+@click.argument("session")
+@click.option(
+    "--from",
+    "start",
+    default="$",
+    show_default=True,
+    help="'$': new events only; '0': the log first; or an offset",
+)
+def tail(url: str, prefix: str, partitions: int, session: str, start: str) -> None:
+    """Follow a session live, like tail -f; Ctrl-C stops."""
+    import signal
+    import threading
+
+    from ._plans import run
+
+    with _store(url, prefix, partitions) as store:
+        if start == "$":  # pinned now, so nothing appended after the line below is missed
+            start = store.last_offset(session) or "0-0"
+        # Ctrl-C sets a flag checked between blocking reads (at most 0.5 s each) instead of
+        # raising KeyboardInterrupt inside redis-py: an interrupt landing in hiredis's
+        # command packing crashed the process (SIGSEGV) about one time in eight.
+        stopping = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stopping.set())
+        click.echo(f"following {session!r} after {start}; Ctrl-C stops", err=True)
+        after = start
+        while not stopping.is_set():
+            batch = store._drive(run(store.ops.tail_plan(session, after, 500, 100)))
+            for offset, event in batch:
+                click.echo(f"{offset:<17}  {offset_datetime(offset)}  {describe(event)}")
+            if batch:
+                after = batch[-1][0]
+        click.echo("stopped", err=True)
+
+
+@cli.command()
+@deployment
+def stats(url: str, prefix: str, partitions: int) -> None:
+    """Sessions, events and bytes of the logs, the feeds, dead letters, and each group's backlog."""
+    from ._admin import stats as collect
+
+    with _store(url, prefix, partitions) as store:
+        s = store._drive(collect(store.keyspace))
+    click.echo(f"sessions      {s.sessions}")
+    click.echo(f"events        {s.events}  ({_bytes(s.log_bytes)} in the session logs)")
+    click.echo(f"feeds         {s.feed_events} events  ({_bytes(s.feed_bytes)})")
+    click.echo(f"dead letters  {s.dead_letters}")
+    for group in sorted({g["group"] for g in s.groups}):
+        rows = [g for g in s.groups if g["group"] == group]
+        lags = [g.get("lag") for g in rows]
+        lag = "?" if any(x is None for x in lags) else str(sum(lags))
+        click.echo(f"group {group!r}: pending {sum(g['pending'] for g in rows)}, not yet delivered {lag}")
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
 @cli.group()
 def dlq() -> None:
     """Dead letters: events whose handler failed max-deliveries times."""

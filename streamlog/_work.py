@@ -315,5 +315,7 @@ def group_stats(keyspace: Keyspace) -> Flow[list[dict[str, Any]]]:
                 "partition": p, "feed_length": length, "group": text(get["name"]),
                 "consumers": int(get["consumers"]), "pending": int(get["pending"]),
                 "last_delivered": text(get["last-delivered-id"]),
+                # Redis >= 7: entries the group has not been given yet (None when unknown).
+                "lag": int(get["lag"]) if get.get("lag") is not None else None,
             })  # fmt: skip
     return out

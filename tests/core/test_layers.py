@@ -6,7 +6,7 @@ import sys
 import streamlog
 
 CORE = [
-    "_cache", "_codec", "_errors", "_events", "_fold", "_keys", "_ops", "_plans", "_reads", "_records",
+    "_admin", "_cache", "_codec", "_errors", "_events", "_fold", "_keys", "_ops", "_plans", "_reads", "_records",
     "_indexer", "_retention", "_scripts", "_trim", "_work",
 ]  # fmt: skip
 

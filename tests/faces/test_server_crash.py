@@ -80,6 +80,17 @@ def test_sigkilled_aof_server_loses_no_acknowledged_append(name, fsync, tmp_path
         pytest.skip(f"no server binary {name}")
     server = LocalServer(by_name[name], aof=True, appendfsync=fsync, dir=str(tmp_path / "data"))
     server.start()
+    try:
+        checked, batches, kills = crash_rounds(server, name, fsync, tmp_path)
+    finally:
+        server.stop()  # also when a check failed: the suite leaves no server behind
+    assert kills == ROUNDS and checked["batches"] == len(batches) > ROUNDS * 20
+    print(f"server crash ({name}, appendfsync {fsync}): {kills} SIGKILLs, {checked}")
+
+
+def crash_rounds(
+    server: LocalServer, name: str, fsync: str, tmp_path: Path
+) -> tuple[dict[str, int], list[Any], int]:
     rng = random.Random(f"{name}-{fsync}")  # the same kill moments on every run
     ctx = multiprocessing.get_context("spawn")
     acked, stop = ctx.Value("i", 0), ctx.Event()
@@ -107,10 +118,7 @@ def test_sigkilled_aof_server_loses_no_acknowledged_append(name, fsync, tmp_path
                 p.kill()
     assert [p.exitcode for p in procs] == [0] * WRITERS
     batches = [json.loads(line) for out in outs for line in Path(out).read_text().splitlines()]
-    checked = verify(server, batches)
-    server.stop()
-    assert kills == ROUNDS and checked["batches"] == len(batches) > ROUNDS * 20
-    print(f"server crash ({name}, appendfsync {fsync}): {kills} SIGKILLs, {checked}")
+    return verify(server, batches), batches, kills
 
 
 def verify(server: LocalServer, batches: list[dict[str, Any]]) -> dict[str, int]:
