@@ -225,6 +225,21 @@ class Ops(Reads):
             yield Plan((1, keys.feed, *bounds), int, TRIM_FEED)
         return offsets
 
+    def recorded(self, session_id: str, idempotency_key: str) -> Flow[list[str] | None]:
+        """The offsets an append with this key wrote, while the session remembers the key; else None.
+
+        Read-only. The current generation is asked first: a rename between the two reads
+        can only move the key from it to the previous one, never the other way.
+        """
+        keys = self.keyspace.session(session_id)
+        for idem in (keys.idem, keys.idem_old):
+            seen: str | None = yield Plan(
+                (b"HGET", idem, idempotency_key), lambda r: None if r is None else text(r)
+            )
+            if seen is not None:
+                return seen.split(",")
+        return None
+
     def delete(self, session_id: str) -> Flow[bool]:
         """Erase every key of the session and put a tombstone on its feed."""
         keys = self.keyspace.session(session_id)

@@ -140,3 +140,62 @@ def test_time_is_read_from_the_offset():
 
     assert offset_datetime("0-0") == "1970-01-01 00:00:00.000"
     assert offset_datetime(f"{int(time.time() * 1000)}-3").startswith(time.strftime("%Y-", time.gmtime()))
+
+
+def test_export_then_import_elsewhere_twice(deployment, tmp_path):
+    server, prefix, store, _ = deployment
+    dump = tmp_path / "dump.jsonl"
+    ran = streamlog("export", "--url", server.url, "--prefix", prefix, "-o", str(dump))
+    assert ran.returncode == 0 and "exported 5 events" in ran.stderr, ran.stderr
+    lines = [json.loads(line) for line in dump.read_text().splitlines()]
+    assert {line["session"] for line in lines} == {"alice", "bob"} and len(lines) == 5
+    target = prefix + "copy"
+    first = streamlog("import", str(dump), "--url", server.url, "--prefix", target)
+    assert first.returncode == 0 and "imported 5 events into 2 sessions; 0 already there" in first.stdout, (
+        first.stderr
+    )
+    again = streamlog("import", str(dump), "--url", server.url, "--prefix", target)
+    assert again.returncode == 0 and "imported 0 events" in again.stdout and "5 already there" in again.stdout
+    copy = StreamStore(store.client, key_prefix=target)
+    for sid in ("alice", "bob"):
+        assert [e for _, e in copy.events(sid)] == [e for _, e in store.events(sid)]
+    one = streamlog("export", "--url", server.url, "--prefix", prefix, "--session", "bob")
+    assert [json.loads(line)["event"]["kind"] for line in one.stdout.splitlines()] == ["append", "clear"]
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(dump.read_text()[:-20] + "\n")
+    bad = streamlog("import", str(broken), "--url", server.url, "--prefix", prefix + "bad")
+    assert bad.returncode == 1 and "line" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_migrate_from_langchain_community(deployment):
+    import warnings
+
+    from langchain_core.messages import ToolMessage
+
+    server, prefix, store, _ = deployment
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from langchain_community.chat_message_histories import RedisChatMessageHistory
+    old_prefix = f"old{uuid.uuid4().hex[:6]}:"
+    written = [
+        HumanMessage("weather in Oslo?", id="h1"),
+        AIMessage("", id="a1", tool_calls=[{"name": "weather", "args": {"city": "Oslo"}, "id": "c1"}]),
+        ToolMessage("4°C, rain", tool_call_id="c1"),
+        AIMessage("Cold and wet: 4°C."),
+    ]
+    RedisChatMessageHistory("u1", url=server.url, key_prefix=old_prefix).add_messages(written)
+    RedisChatMessageHistory("u2", url=server.url, key_prefix=old_prefix).add_messages(written[:1])
+    target = prefix + "mig"
+    args = ("migrate", "--from", "community", "--source-url", server.url, "--source-prefix", old_prefix)
+    where = ("--url", server.url, "--prefix", target)
+    dry = streamlog(*args, "--dry-run", *where)
+    assert dry.returncode == 0 and "would copy 5 messages of 2 sessions" in dry.stdout, dry.stderr
+    assert StreamStore(store.client, key_prefix=target).events("u1") == []
+    ran = streamlog(*args, *where)
+    assert ran.returncode == 0 and "copied 5 messages of 2 sessions" in ran.stdout, ran.stderr
+    migrated = StreamStore(store.client, key_prefix=target).messages("u1")
+    assert migrated == written and [type(m) for m in migrated] == [type(m) for m in written]
+    again = streamlog(*args, *where)
+    assert again.returncode == 0 and "copied 0 messages" in again.stdout and "2 already there" in again.stdout
+    unknown = streamlog("migrate", "--from", "nobody", "--source-url", server.url, *where)
+    assert unknown.returncode == 2
