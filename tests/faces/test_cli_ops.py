@@ -123,7 +123,20 @@ def test_stats_counts_sessions_events_bytes_feeds_and_group_backlog(deployment):
 
 
 @pytest.mark.parametrize(
-    "command", ["sessions", "show", "tail", "stats", "worker", "groups", "search", "demo"]
+    "command",
+    [
+        "sessions",
+        "show",
+        "tail",
+        "stats",
+        "export",
+        "import",
+        "migrate",
+        "worker",
+        "groups",
+        "search",
+        "demo",
+    ],
 )
 def test_every_command_has_help(command):
     ran = streamlog(command, "--help")
