@@ -41,3 +41,14 @@ def test_switching_snippet_runs(real_server_by_name, name):
     code = BLOCKS[1].replace("redis.Redis()", f"redis.Redis(port={server.port})")
     with redis.Redis(port=server.port, decode_responses=True) as client:
         run(code, server.url, redis=redis, client=client)
+
+
+QUICKSTART = (Path(__file__).parents[2] / "docs" / "quickstart.md").read_text()
+
+
+@pytest.mark.parametrize("block", range(len(re.findall(r"```python\n", QUICKSTART))))
+def test_quickstart_blocks_run(real_server_by_name, block, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the example writes its search index to the working directory
+    code = re.findall(r"```python\n(.*?)```", QUICKSTART, re.S)[block]
+    printed = run(code, real_server_by_name(real_server_names()[0]).url)
+    assert printed or block == 0
