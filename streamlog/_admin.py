@@ -57,7 +57,7 @@ def recent_sessions(keyspace: Keyspace, limit: int = 20, since_ms: int = 0) -> F
 
 @dataclass
 class Stats:
-    """What a deployment holds (see :func:`stats`)."""
+    """What a deployment holds (see `stats`)."""
 
     sessions: int = 0
     events: int = 0

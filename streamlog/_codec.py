@@ -5,8 +5,8 @@ module-level encoder and decoder (msgspec's performance advice: build them once,
 never ``decode(..., type=...)`` in a loop). No pickle, no eval: a payload is
 msgpack and can only ever become one of the event Structs.
 
-Any bytes given to :func:`decode` either decode to an event or raise
-:class:`~streamlog.DecodeError` (or one of its subclasses); nothing else escapes.
+Any bytes given to `decode` either decode to an event or raise
+`DecodeError` (or one of its subclasses); nothing else escapes.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ _header_decoder = msgspec.msgpack.Decoder(_Header)
 
 
 def encode(event: Event) -> bytes:
-    """Encode one event. Raises :class:`InvalidMessage` for content msgpack can't carry."""
+    """Encode one event. Raises `InvalidMessage` for content msgpack can't carry."""
     try:
         return _encoder.encode(event)
     except (TypeError, ValueError, OverflowError) as exc:  # msgspec.EncodeError is a ValueError
@@ -91,7 +91,7 @@ _snapshot_decoder = msgspec.msgpack.Decoder(_Snapshot)
 
 
 def encode_snapshot(offsets: list[str], records: list[dict[str, Any]]) -> bytes:
-    """Encode the visible state of a session (see :class:`~streamlog.Projection`)."""
+    """Encode the visible state of a session (see `Projection`)."""
     return _snapshot_encoder.encode(_Snapshot(offsets, records))
 
 

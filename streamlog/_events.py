@@ -12,7 +12,7 @@ Schema evolution follows msgspec's rules
   newer writer added (additive changes need no version bump);
 - a change an older reader must not misread (a field whose meaning changes) bumps
   ``SCHEMA_VERSION``; the writer then stores ``v`` explicitly, and older readers
-  raise :class:`~streamlog.UnsupportedSchema` instead of guessing.
+  raise `UnsupportedSchema` instead of guessing.
 
 ``v`` defaults to 1 *forever* and is omitted when it is 1 (``omit_defaults``), so a
 version-1 event costs no bytes for it; changing that default would make old
@@ -48,7 +48,7 @@ class Event(msgspec.Struct, tag_field="kind", frozen=True, kw_only=True, omit_de
 class MessagesAppended(Event, tag="append", frozen=True):
     """Messages were added to the session, in this order.
 
-    Each message is a record made by :func:`streamlog._records.to_record`: the
+    Each message is a record made by `streamlog._records.to_record`: the
     message's type plus its non-default fields. streamlog writes one message per
     event so every message has its own offset; a reader accepts any number.
     """

@@ -1,11 +1,11 @@
 """The projection: events in, visible messages out.
 
 Rule: everything that decides which messages a session shows lives here, and it
-is a pure function of the events in offset order. A :class:`Projection` is an
+is a pure function of the events in offset order. A `Projection` is an
 IO-free object driven by its caller (as h11's ``Connection`` is): the store feeds
 it events it read, and a cache can keep feeding it the events that came later.
 
-Folding is idempotent per offset: an event at or before :attr:`Projection.last_offset`
+Folding is idempotent per offset: an event at or before `Projection.last_offset`
 was already applied and is ignored, so folding a prefix and then everything again
 gives the same state as folding everything once.
 """
@@ -48,7 +48,7 @@ class _PausedGC:
 
 
 def paused_gc() -> _PausedGC:
-    """A context manager that pauses the cyclic GC (see :class:`_PausedGC`)."""
+    """A context manager that pauses the cyclic GC (see `_PausedGC`)."""
     return _PausedGC()
 
 

@@ -65,7 +65,7 @@ class Streamlog:
     is bound to the event loop it first ran on, so a ``Streamlog`` that made its own
     asyncio client makes one per running loop.
 
-    Keyword settings are those of :class:`StreamStore` (``key_prefix``,
+    Keyword settings are those of `StreamStore` (``key_prefix``,
     ``partitions``, ``ttl``, ``trim``, ``max_message_bytes``, ``idempotency_memory``,
     ``wait_replicas``, ...). ``cluster=True`` with ``url``: Redis Cluster clients.
     """
@@ -155,7 +155,7 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
 
     Args:
         session_id: any non-empty text up to 512 UTF-8 bytes.
-        store: a :class:`Streamlog` to share (then give no connection arguments).
+        store: a `Streamlog` to share (then give no connection arguments).
         trim: the window ``messages`` returns (``LastN``, ``TokenBudget``); the log
             keeps everything.
         partitions: the deployment's partition count (default 16).
@@ -254,7 +254,7 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
         idempotency_key: str | None = None,
         expected_offset: str | None = None,
     ) -> list[str]:
-        """Append and return one offset per message; see :meth:`StreamStore.append`."""
+        """Append and return one offset per message; see `StreamStore.append`."""
         return self.streamlog.store.append(
             self.session_id, messages, idempotency_key=idempotency_key, expected_offset=expected_offset
         )

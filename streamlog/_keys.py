@@ -121,7 +121,7 @@ class Keyspace:
         prefix: the first component of every key; no braces. One trailing ``:`` is
             dropped, so langchain-style prefixes like ``"chat:"`` read naturally.
         partitions: the partition count P, fixed per deployment and recorded in
-            Redis (:meth:`config`); 1 to 1024.
+            Redis (`config`); 1 to 1024.
     """
 
     prefix: str = "streamlog"
@@ -193,7 +193,7 @@ class Keyspace:
     def members(self, group: str) -> bytes:
         """A consumer group's live workers: a sorted set of name -> lease end (ms).
 
-        Outside every partition's slot, like :meth:`config`; the group name is last.
+        Outside every partition's slot, like `config`; the group name is last.
         """
         return self._prefix + b":members:" + group.encode("utf-8")
 

@@ -1,7 +1,7 @@
 """The IO-free half of a store: its settings, the first-use check, and the writes.
 
 Rule: a store's settings are validated here, once; every write is built here as a
-flow (see ``_plans``), and the reads come from :class:`~streamlog._reads.Reads`.
+flow (see ``_plans``), and the reads come from `Reads`.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Command plans and flows: what to send to Redis, and what its replies mean.
 
-Rule: every command streamlog sends is a :class:`Plan`, built in the IO-free core
+Rule: every command streamlog sends is a `Plan`, built in the IO-free core
 (writes in ``_ops``, reads in ``_reads``) with the parsers of this module, so the
 sync and async shells only move bytes. This follows redis-py's own split (one
 command builder shared by both clients; only ``execute_command`` differs):
 
-- a :class:`Plan` is one command (or one script call) plus the function that
+- a `Plan` is one command (or one script call) plus the function that
   parses its reply;
 - a *flow* is a generator that yields plans and receives their parsed results
   (``result = yield plan``), for operations that need several round trips. The

@@ -58,7 +58,7 @@ def _materialize(chosen: Sequence[Entry]) -> list[BaseMessage]:
 
 
 class Reads:
-    """The read half of :class:`~streamlog._ops.Ops` (settings live there)."""
+    """The read half of `Ops` (settings live there)."""
 
     keyspace: Keyspace
     trim: Any

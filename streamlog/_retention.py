@@ -3,7 +3,7 @@
 Rule: retention only ever removes events *below the latest snapshot*, so the
 projection (snapshot + the log after it) stays exact. What it costs is replay:
 events before the retained range are gone, and a replay or time travel that needs
-them raises :class:`~streamlog.OffsetOutOfRange`.
+them raises `OffsetOutOfRange`.
 
 Trimming happens when a snapshot is written (``XTRIM MINID``, in the same atomic
 step), so a store that is only appended to, never read, never trims.

@@ -124,7 +124,7 @@ class LocalServer:
     Args:
         binary: which executable to run.
         port: a fixed port, or None for a free one (chosen again on the rare collision).
-        dir: the data directory, or None for a temporary one (removed by :meth:`stop`).
+        dir: the data directory, or None for a temporary one (removed by `stop`).
         aof: append-only file persistence, with ``appendfsync``.
         extra_args: more ``--name value`` arguments for the server.
         cluster: cluster mode (slots are the caller's to assign).
@@ -268,7 +268,7 @@ class LocalServer:
             self.kill()
 
     def restart(self) -> LocalServer:
-        """Run again on the same port and directory (after :meth:`kill`, the AOF reloads)."""
+        """Run again on the same port and directory (after `kill`, the AOF reloads)."""
         if not self.port:
             return self.start()
         if self.running:
@@ -307,9 +307,9 @@ def even_slots(masters: int) -> list[tuple[int, int]]:
 class LocalCluster:
     """A Redis Cluster on 127.0.0.1 that this object starts and stops (a context manager).
 
-    ``masters`` masters split the 16384 slots evenly (:func:`even_slots`, as
+    ``masters`` masters split the 16384 slots evenly (`even_slots`, as
     ``redis-cli --cluster create`` does), each with ``replicas``
-    replicas. :meth:`start` returns once every node reports ``cluster_state:ok``, knows
+    replicas. `start` returns once every node reports ``cluster_state:ok``, knows
     every other node and every replica's link to its master is up.
 
     Args:

@@ -1,9 +1,9 @@
 """The store shells: they move bytes between the core's plans and redis-py.
 
 Rule: a shell builds no command and interprets no reply. It sends what a
-:class:`~streamlog._plans.Plan` says, hands the reply to the plan's parser, and
+`Plan` says, hands the reply to the plan's parser, and
 drives flows; redis-py's exceptions become streamlog's at this boundary and
-nowhere else. Every public method is one call into :class:`~streamlog._plans.Ops`.
+nowhere else. Every public method is one call into `Ops`.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def make_ops(*, key_prefix: str = "streamlog", partitions: int = 16, **settings:
 
 
 class _Settings:
-    """What both shells share: the client and the IO-free :class:`Ops`."""
+    """What both shells share: the client and the IO-free `Ops`."""
 
     def __init__(self, client: Any, **settings: Any) -> None:
         self.client = client
@@ -145,7 +145,7 @@ class StreamStore(_Settings):
         partitions: partition count, fixed per deployment and recorded in Redis.
         ttl: seconds of inactivity after which a session's keys expire (sliding:
             every append restarts it); None for no expiry.
-        trim: default trimming policy for :meth:`messages` (``LastN``, ``TokenBudget``).
+        trim: default trimming policy for `messages` (``LastN``, ``TokenBudget``).
         max_message_bytes: largest encoded message accepted; None for no limit.
         idempotency_memory: idempotency keys remembered per session (at least this
             many of the most recent appends that gave one).
@@ -158,16 +158,16 @@ class StreamStore(_Settings):
             at most this many events (default 10,000) and/or events younger than this
             many seconds (0: no bound); feeds that groups read are trimmed only below
             what every group is done with. Checked every ``feed_trim_every`` appends
-            of this store (0: never; workers and :meth:`trim_feeds` trim too).
+            of this store (0: never; workers and `trim_feeds` trim too).
         wait_replicas, wait_timeout: durable appends: after each append, wait (``WAIT``,
             on the same connection to the session's master) until this many replicas
             have it, at most ``wait_timeout`` seconds; fewer raises
-            :class:`~streamlog.NotReplicated` (the append was written). 0: do not wait.
+            `NotReplicated` (the append was written). 0: do not wait.
     """
 
     @classmethod
     def from_url(cls, url: str, *, cluster: bool = False, **settings: Any) -> StreamStore:
-        """A store over a new client for ``url`` (a ``RedisCluster`` if ``cluster``); :meth:`close` closes it."""
+        """A store over a new client for ``url`` (a ``RedisCluster`` if ``cluster``); `close` closes it."""
         factory = redis.cluster.RedisCluster if cluster else redis.Redis
         store = cls(factory.from_url(url), **settings)
         store._owns_client = True
@@ -302,7 +302,7 @@ class StreamStore(_Settings):
 class AsyncStreamStore(_Settings):
     """Sessions on a ``redis.asyncio.Redis`` (or asyncio ``RedisCluster``) client.
 
-    Same arguments and methods as :class:`StreamStore`, as coroutines.
+    Same arguments and methods as `StreamStore`, as coroutines.
     """
 
     def __init__(self, client: Any, **settings: Any) -> None:

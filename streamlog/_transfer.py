@@ -80,7 +80,7 @@ _PROGRESS_EVERY = 1000
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What :func:`import_events` did.
+    """What `import_events` did.
 
     ``sessions``: runs of consecutive lines of one session (an export lists each session
     once, so: sessions). ``events``: events written. ``skipped``: events not written,
@@ -94,7 +94,7 @@ class ImportResult:
 
 @dataclass(frozen=True)
 class MigrateResult:
-    """What :func:`migrate` did.
+    """What `migrate` did.
 
     ``sessions``: source sessions read. ``messages``: messages written (in a dry run:
     every message read). ``skipped_sessions``: sessions that needed no write (already
@@ -142,7 +142,7 @@ def iter_sessions(store: StreamStore, *, page: int = _PAGE) -> Iterator[str]:
     Each partition is walked in order of last activity with a (score, member) cursor, so
     a session present for the whole walk is listed even if it is written meanwhile; one
     written after it was listed may be listed again, later (its score moved past the
-    cursor). :func:`import_events` treats such a repeat as a continuation.
+    cursor). `import_events` treats such a repeat as a continuation.
     """
     space = store.keyspace
     for p in range(space.partitions):
@@ -229,7 +229,7 @@ def export_events(
 
     Args:
         sessions: the sessions to export; None: every session of the deployment, found
-            through the per-partition session index (:func:`iter_sessions`).
+            through the per-partition session index (`iter_sessions`).
         page: events (and session ids) read per round trip; memory is bounded by it (a
             session that retention trimmed also holds its snapshot's visible messages).
     """
@@ -245,7 +245,7 @@ def dump_jsonl(
     sessions: Iterable[str] | None = None,
     progress: Progress | None = None,
 ) -> int:
-    """Write :func:`export_events` to ``out_file`` as JSON Lines; returns the number of lines.
+    """Write `export_events` to ``out_file`` as JSON Lines; returns the number of lines.
 
     ``out_file`` may be binary or text. ``progress(n)`` is called every 1,000 lines and at
     the end, with the number written so far.

@@ -81,7 +81,7 @@ def share(partitions: int, members: Sequence[str], me: str) -> list[int]:
 class Call:
     """A flow's request to its driver: run the handler once per item of ``args``.
 
-    Each item is one :class:`Delivery`, or a list of them for a batch handler. The
+    Each item is one `Delivery`, or a list of them for a batch handler. The
     driver sends back, in order, None for each call that returned or the text of
     what it raised; it may run the calls concurrently (the async runtime does, up
     to its ``concurrency``), since delivery order is not promised anyway.
@@ -118,8 +118,8 @@ class GroupReader:
     """The flows of one consumer of one group over some partitions.
 
     With ``partitions=None`` the consumer shares the partitions with the other live
-    consumers of its group: each :meth:`heartbeat` renews its lease in the group's
-    membership and takes its :func:`share`. Sharing only saves work: the consumer
+    consumers of its group: each `heartbeat` renews its lease in the group's
+    membership and takes its `share`. Sharing only saves work: the consumer
     group already hands each event to one consumer, so two workers that briefly
     read the same feed (while the membership changes) still never both get an event.
     A worker that dies keeps its events pending until ``min_idle`` passes and the

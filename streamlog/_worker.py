@@ -70,7 +70,7 @@ class _Base:
 
     @property
     def partitions(self) -> list[int]:
-        """The partitions this worker reads now (its share, while :meth:`run` works)."""
+        """The partitions this worker reads now (its share, while `run` works)."""
         return list(self.reader.partitions)
 
     def _trim(self) -> Any:
@@ -91,14 +91,14 @@ class Worker(_Base):
     """Processes every event of a group's feeds with ``handler(delivery)`` (sync).
 
     Args:
-        store: a :class:`StreamStore`.
+        store: a `StreamStore`.
         group: the consumer group; workers sharing a group share the work.
-        handler: called with each :class:`Delivery` (or with a list of them, if
+        handler: called with each `Delivery` (or with a list of them, if
             ``batch_handler``). Returning acknowledges; raising leaves it pending.
         consumer: this worker's name in the group (default: host-pid).
         partitions: the partitions this worker reads, fixed; by default the live
-            workers of the group share all partitions while they :meth:`run`
-            (:meth:`run_check` drains all partitions).
+            workers of the group share all partitions while they `run`
+            (`run_check` drains all partitions).
         lease: seconds a running worker stays in its group's membership without
             renewing (it renews every third of it); a crashed worker's share
             passes to the others after this long.
@@ -142,7 +142,7 @@ class Worker(_Base):
         return total
 
     def run(self) -> None:
-        """Work until :meth:`stop`, SIGINT or SIGTERM; the batch in hand is finished first."""
+        """Work until `stop`, SIGINT or SIGTERM; the batch in hand is finished first."""
         self._stopping = threading.Event()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -171,7 +171,7 @@ class Worker(_Base):
 
 
 class AsyncWorker(_Base):
-    """:class:`Worker` on an :class:`AsyncStreamStore`; the handler may be async.
+    """`Worker` on an `AsyncStreamStore`; the handler may be async.
 
     A sync handler runs in a thread (with the caller's context variables), so it
     never blocks the event loop. Up to ``concurrency`` handler calls of a poll run
@@ -230,7 +230,7 @@ class AsyncWorker(_Base):
         return total
 
     async def run(self) -> None:
-        """Work until :meth:`stop`, SIGINT/SIGTERM or cancellation; the batch in hand is finished first."""
+        """Work until `stop`, SIGINT/SIGTERM or cancellation; the batch in hand is finished first."""
         self._stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         if threading.current_thread() is threading.main_thread():
