@@ -104,3 +104,26 @@ def test_a_run_without_a_session_is_a_config_error(deployment):
     )
     with pytest.raises(ConfigError, match="session"):
         agent.invoke({"messages": [HumanMessage("hi")]})
+
+
+def test_sessions_of_runnable_with_message_history_carry_over_to_the_agent(deployment):
+    import warnings
+
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+    from langchain_core.runnables.history import RunnableWithMessageHistory
+
+    prompt = ChatPromptTemplate.from_messages([MessagesPlaceholder("history"), ("human", "{question}")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        chat = RunnableWithMessageHistory(
+            prompt | FakeListChatModel(responses=["Hi Ada!"]), deployment.history,
+            input_messages_key="question", history_messages_key="history",
+        )  # fmt: skip
+    config = {"configurable": {"session_id": "moved"}}
+    chat.invoke({"question": "I am Ada."}, config)
+    model = Scripted(script=[AIMessage("You are Ada.")], seen=[])
+    agent = create_agent(model, tools=[], middleware=[StreamlogMemory(deployment, trim=LastN(10))])
+    agent.invoke({"messages": [HumanMessage("Who am I?")]}, config)
+    assert [m.content for m in model.seen[0]] == ["I am Ada.", "Hi Ada!", "Who am I?"]
+    assert [m.content for m in deployment.history("moved").messages][-1] == "You are Ada."
