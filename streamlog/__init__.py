@@ -85,3 +85,18 @@ __all__ = [
     "UnsupportedServer",
     "Worker",
 ]
+
+
+# The LangGraph checkpointers and the agent middleware need optional extras
+# (streamlog[langgraph], streamlog[agents]): imported on first use, so `import streamlog`
+# never needs LangGraph. They are not in __all__, so `from streamlog import *` never does.
+def __getattr__(name: str) -> object:
+    if name in ("StreamlogSaver", "AsyncStreamlogSaver"):
+        from . import _checkpoint
+
+        return getattr(_checkpoint, name)
+    if name == "StreamlogMemory":
+        from ._agent import StreamlogMemory
+
+        return StreamlogMemory
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -314,6 +314,48 @@ def tail(url: str, prefix: str, partitions: int, session: str, start: str) -> No
 
 @cli.command()
 @deployment
+@click.argument("thread")
+@click.option(
+    "--at", default=None, help="the thread as of this offset (any stream id, e.g. a chat session's)"
+)
+@click.option("--ns", default="", help="the checkpoint namespace (default: the root graph)")
+@click.option("--limit", default=20, show_default=True, help="at most this many checkpoints, newest first")
+def checkpoints(
+    url: str, prefix: str, partitions: int, thread: str, at: str | None, ns: str, limit: int
+) -> None:
+    """A LangGraph thread's checkpoints (StreamlogSaver), newest first, with their offsets."""
+    try:
+        from ._checkpoint import StreamlogSaver
+    except ImportError as exc:
+        raise click.ClickException(
+            f"needs the langgraph extra: pip install 'streamlog[langgraph]' ({exc})"
+        ) from exc
+    config: Any = {"configurable": {"thread_id": thread, "checkpoint_ns": ns}}
+    with _store(url, prefix, partitions) as store:
+        saver = StreamlogSaver(store)
+        if at is not None:
+            found = saver.get_tuple_at(config, at)
+            tuples = [found] if found is not None else []
+        else:
+            tuples = list(saver.list(config, limit=limit))
+        if not tuples:
+            raise click.ClickException(
+                f"thread {thread!r} has no checkpoints" + (f" at or before {at}" if at else "")
+            )
+        for t in tuples:
+            offset = saver.offset_of(t.config) or "?"
+            meta = t.metadata or {}
+            values = t.checkpoint.get("channel_values", {})
+            messages = values.get("messages") or []
+            last = f"  last message {messages[-1].type}: {_short(messages[-1].content)}" if messages else ""
+            click.echo(
+                f"{offset:<17}  {offset_datetime(offset) if offset != '?' else '?':<23}  step {meta.get('step', '?'):>3}  "
+                f"{meta.get('source', '?'):<6}  {t.config['configurable']['checkpoint_id']}{last}"
+            )
+
+
+@cli.command()
+@deployment
 def stats(url: str, prefix: str, partitions: int) -> None:
     """Sessions, events and bytes of the logs, the feeds, dead letters, and each group's backlog."""
     from ._admin import stats as collect

@@ -204,3 +204,36 @@ class Keyspace:
     def tag(self, partition: int) -> str:
         """The hash tag of a partition (without braces)."""
         return self._tags[partition].decode()
+
+    # -- LangGraph checkpoints (streamlog._checkpoint) --------------------------
+
+    def thread(self, thread_id: str) -> tuple[int, bytes, bytes, bytes, bytes, bytes, bytes, bytes]:
+        """Every key of one LangGraph thread's checkpoints; all share the thread's slot.
+
+        ``(partition, checkpoints, blobs, writes, write_keys, ids, threads, runs)``: the
+        thread's checkpoint stream, its channel values by version, its pending writes and
+        their sorted keys, its index of checkpoint ids, then the partition's thread index and run
+        index (:meth:`checkpoint_threads`, :meth:`checkpoint_runs`). A thread id is
+        validated like a session id and lives in the partition a session of that id has.
+        """
+        tid = session_id_bytes(thread_id)
+        p = int.from_bytes(hashlib.blake2b(tid, digest_size=8).digest(), "big") % self.partitions
+        base = self._base(p)
+        return (
+            p,
+            base + b"ckpt:" + tid,
+            base + b"ckblob:" + tid,
+            base + b"ckwrite:" + tid,
+            base + b"ckwkey:" + tid,
+            base + b"ckidx:" + tid,
+            base + b"ckthreads",
+            base + b"ckruns",
+        )
+
+    def checkpoint_threads(self, partition: int) -> bytes:
+        """The partition's LangGraph threads: a sorted set of thread id → expiry deadline (ms)."""
+        return self._base(partition) + b"ckthreads"
+
+    def checkpoint_runs(self, partition: int) -> bytes:
+        """The partition's run index: which of its threads hold checkpoints of which run."""
+        return self._base(partition) + b"ckruns"

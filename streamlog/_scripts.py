@@ -19,6 +19,15 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "APPEND",
+    "CKPT_DELETE",
+    "CKPT_DUMP",
+    "CKPT_GET",
+    "CKPT_LIST",
+    "CKPT_LOAD",
+    "CKPT_PUT",
+    "CKPT_RUN_THREADS",
+    "CKPT_SWEEP",
+    "CKPT_WRITES",
     "CONFIGURE",
     "DEAD_LETTER",
     "DELETE",
@@ -384,5 +393,341 @@ end
 local names = redis.call('ZRANGE', KEYS[1], 0, -1)
 table.sort(names)
 return names
+""",
+)
+
+
+# -- LangGraph checkpoints (streamlog._checkpoint; see docs/langgraph.md) -------
+#
+# Every checkpoint script takes one thread's keys, in the order of Keyspace.thread:
+# KEYS: checkpoints (stream), blobs (hash), writes (hash), write keys (sorted set),
+# index (hash), threads (the partition's sorted set), runs (the partition's sorted set).
+# A name that joins several strings writes each as enc(s) = "<byte length>:<s>", so
+# no two tuples spell one name. A stream entry holds i (checkpoint id), n (namespace),
+# p (parent id), c (checkpoint), m (metadata), v (channel versions: enc(channel)
+# enc(version) ...) and r (run id) when the metadata has one. Index fields: enc(ns)
+# .. id -> stream id, and "@" .. ns -> the namespace's newest stream id. A blob is
+# named enc(ns) .. enc(channel) .. version, a pending write enc(ns) .. enc(id) ..
+# enc(task id) .. idx. The run index holds "r" .. enc(run) .. thread and "t" ..
+# enc(thread) .. run (all scores 0, read by lexical range). Names hold UTF-8, which
+# never has the byte 255, so "(" .. prefix .. "\255" bounds a prefix's range.
+_CK = """
+local function enc(s) return #s .. ':' .. s end
+local function split(s)
+  local out, pos = {}, 1
+  while pos <= #s do
+    local c = string.find(s, ':', pos, true)
+    local n = tonumber(string.sub(s, pos, c - 1))
+    out[#out + 1] = string.sub(s, c + 1, c + n)
+    pos = c + n + 1
+  end
+  return out
+end
+local function fields(flat)
+  local f = {}
+  for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
+  return f
+end
+-- Members of a sorted set that start with p (ZRANGE BYLEX, Redis 6.2).
+local function prefixed(key, p) return redis.call('ZRANGE', key, '[' .. p, '(' .. p .. '\\255', 'BYLEX') end
+local function chunked(cmd, key, items)
+  local out = {}
+  for i = 1, #items, 500 do
+    local r = redis.call(cmd, key, unpack(items, i, math.min(i + 499, #items)))
+    if type(r) == 'table' then for j = 1, #r do out[#out + 1] = r[j] end end
+  end
+  return out
+end
+local function blob_names(f)
+  local names, items, base = {}, split(f['v']), enc(f['n'])
+  for i = 1, #items, 2 do names[#names + 1] = base .. enc(items[i]) .. items[i + 1] end
+  return names
+end
+local function write_keys(ns, cid) return prefixed(KEYS[4], enc(ns) .. enc(cid)) end
+-- An entry with its channel values and pending writes:
+-- {stream id, fields, blob values (in the order of v), write keys, write values}.
+local function loaded(entry)
+  local f = fields(entry[2])
+  local keys = write_keys(f['n'], f['i'])
+  return {entry[1], entry[2], chunked('HMGET', KEYS[2], blob_names(f)), keys, chunked('HMGET', KEYS[3], keys)}
+end
+-- Drop a thread from the partition's thread and run indexes.
+local function forget(t)
+  local p = 't' .. enc(t)
+  local members = prefixed(KEYS[7], p)
+  for _, m in ipairs(members) do redis.call('ZREM', KEYS[7], 'r' .. enc(string.sub(m, #p + 1)) .. t) end
+  chunked('ZREM', KEYS[7], members)
+  redis.call('ZREM', KEYS[6], t)
+end
+-- With a TTL, the thread index scores each thread with the deadline its keys got, so
+-- a thread whose deadline passed has expired: every write forgets up to four such.
+local function expire_index(ttl)
+  if ttl <= 0 then return 0 end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  for _, gone in ipairs(redis.call('ZRANGE', KEYS[6], '-inf', '(' .. now, 'BYSCORE', 'LIMIT', 0, 4)) do
+    forget(gone)
+  end
+  return now
+end
+local function touch(tid, ttl, now)
+  if ttl > 0 then
+    for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
+    redis.call('ZADD', KEYS[6], now + ttl, tid)
+  else
+    redis.call('ZADD', KEYS[6], '+inf', tid)
+  end
+end
+"""
+
+# Store a checkpoint: the entry, the blobs of the channels in new_versions, the
+# index, the run index and the TTL, atomically. A checkpoint id stored again
+# replaces its entry (the new one is appended; pending writes stay).
+# ARGV: thread, ns, checkpoint id, parent id, checkpoint, metadata, versions, run id
+#       ("" = none), ttl ms ("0" = none), then blob name, blob value, ...
+# Reply: {"ok", stream id}
+CKPT_PUT = Script(
+    "ckpt_put",
+    _CK
+    + """
+local tid, ns, cid, run, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[8], tonumber(ARGV[9])
+local now = expire_index(ttl)
+local ikey = enc(ns) .. cid
+local old = redis.call('HGET', KEYS[5], ikey)
+if old then redis.call('XDEL', KEYS[1], old) end
+local entry = {'i', cid, 'n', ns, 'p', ARGV[4], 'c', ARGV[5], 'm', ARGV[6], 'v', ARGV[7]}
+if run ~= '' then
+  entry[13], entry[14] = 'r', run
+  redis.call('ZADD', KEYS[7], 0, 'r' .. enc(run) .. tid, 0, 't' .. enc(tid) .. run)
+end
+local sid = redis.call('XADD', KEYS[1], '*', unpack(entry))
+redis.call('HSET', KEYS[5], ikey, sid, '@' .. ns, sid)
+for i = 10, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+touch(tid, ttl, now)
+return {'ok', sid}
+""",
+)
+
+# Store pending writes. A write whose key is stored already is kept, unless it is
+# marked to replace (LangGraph's special channels: errors, interrupts, ...).
+# ARGV: thread, ttl ms, then write key, value, "1" to replace | "0", ... | Reply: 1
+CKPT_WRITES = Script(
+    "ckpt_writes",
+    _CK
+    + """
+local ttl = tonumber(ARGV[2])
+local now = expire_index(ttl)
+for i = 3, #ARGV, 3 do
+  if ARGV[i + 2] == '1' then
+    redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', KEYS[4], 0, ARGV[i])
+  elseif redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1]) == 1 then
+    redis.call('ZADD', KEYS[4], 0, ARGV[i])
+  end
+end
+touch(ARGV[1], ttl, now)
+return 1
+""",
+)
+
+# One checkpoint with its values and pending writes: by id, or the namespace's newest.
+# ARGV: ns, checkpoint id ("" = newest) | Reply: {} (none) | a loaded entry (see loaded)
+CKPT_GET = Script(
+    "ckpt_get",
+    _CK
+    + """
+local key = '@' .. ARGV[1]
+if ARGV[2] ~= '' then key = enc(ARGV[1]) .. ARGV[2] end
+local sid = redis.call('HGET', KEYS[5], key)
+if not sid then return {} end
+local found = redis.call('XRANGE', KEYS[1], sid, sid)
+if not found[1] then return {} end
+return loaded(found[1])
+""",
+)
+
+# A page of checkpoints, newest first, from ``start`` down, of one namespace or all.
+# Stops after ``want`` checkpoints or ``budget`` entries read. With ``before`` (a
+# checkpoint id of the namespace) and start "+", it starts just below that checkpoint.
+# ARGV: "1" one namespace | "0" all, ns, start ("+", an id, or "(" id), want, budget,
+#       before ("" = none)
+# Reply: {next start ("" = the end), {loaded entry, ...}}
+CKPT_LIST = Script(
+    "ckpt_list",
+    _CK
+    + """
+local one, ns, cursor = ARGV[1] == '1', ARGV[2], ARGV[3]
+local want, budget = tonumber(ARGV[4]), tonumber(ARGV[5])
+if one and ARGV[6] ~= '' and cursor == '+' then
+  local s = redis.call('HGET', KEYS[5], enc(ns) .. ARGV[6])
+  if s then cursor = '(' .. s end
+end
+local out, read = {}, 0
+while true do
+  local batch = redis.call('XREVRANGE', KEYS[1], cursor, '-', 'COUNT', 50)
+  for _, entry in ipairs(batch) do
+    read = read + 1
+    cursor = '(' .. entry[1]
+    if not one or fields(entry[2])['n'] == ns then out[#out + 1] = loaded(entry) end
+    if #out >= want or read >= budget then return {cursor, out} end
+  end
+  if #batch < 50 then return {'', out} end
+end
+""",
+)
+
+# Erase a thread: every key of it, and its entries in the partition's indexes.
+# ARGV: thread | Reply: keys deleted
+CKPT_DELETE = Script(
+    "ckpt_delete",
+    _CK
+    + """
+forget(ARGV[1])
+return redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+""",
+)
+
+# Delete some checkpoints of a thread, with their pending writes, and the blobs they
+# referred to that no remaining checkpoint refers to: mode "latest" keeps each namespace's newest
+# checkpoint, mode "runs" deletes the checkpoints of the given runs. Namespace heads
+# and the run index follow; a thread left with no checkpoint is erased.
+# ARGV: thread, mode, run id... | Reply: checkpoints deleted
+CKPT_SWEEP = Script(
+    "ckpt_sweep",
+    _CK
+    + """
+local tid, mode, doomed = ARGV[1], ARGV[2], {}
+for i = 3, #ARGV do doomed[ARGV[i]] = true end
+local seen, heads, keep, live, dropped, unused = {}, {}, {}, {}, {}, {}
+local deleted, kept, cursor = 0, 0, '+'
+while true do
+  local batch = redis.call('XREVRANGE', KEYS[1], cursor, '-', 'COUNT', 200)
+  for _, entry in ipairs(batch) do
+    cursor = '(' .. entry[1]
+    local f = fields(entry[2])
+    local ns, run, drop = f['n'], f['r'], false
+    if mode == 'latest' then drop = seen[ns] == true else drop = run ~= nil and doomed[run] == true end
+    seen[ns] = true
+    if drop then
+      redis.call('XDEL', KEYS[1], entry[1])
+      redis.call('HDEL', KEYS[5], enc(ns) .. f['i'])
+      local keys = write_keys(ns, f['i'])
+      chunked('HDEL', KEYS[3], keys)
+      chunked('ZREM', KEYS[4], keys)
+      for _, name in ipairs(blob_names(f)) do unused[name] = true end
+      if run then dropped[run] = true end
+      deleted = deleted + 1
+    else
+      if not heads[ns] then heads[ns] = entry[1] end
+      for _, name in ipairs(blob_names(f)) do keep[name] = true end
+      if run then live[run] = true end
+      kept = kept + 1
+    end
+  end
+  if #batch < 200 then break end
+end
+if deleted == 0 then return 0 end
+if kept == 0 then
+  forget(tid)
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+  return deleted
+end
+for ns in pairs(seen) do
+  if heads[ns] then redis.call('HSET', KEYS[5], '@' .. ns, heads[ns]) else redis.call('HDEL', KEYS[5], '@' .. ns) end
+end
+-- Blobs only deleted checkpoints referred to (names hold the namespace: none is shared).
+local free = {}
+for name in pairs(unused) do
+  if not keep[name] then free[#free + 1] = name end
+end
+chunked('HDEL', KEYS[2], free)
+for run in pairs(dropped) do
+  if not live[run] then redis.call('ZREM', KEYS[7], 'r' .. enc(run) .. tid, 't' .. enc(tid) .. run) end
+end
+return deleted
+""",
+)
+
+# The threads of a partition that hold checkpoints of the given runs.
+# KEYS: runs | ARGV: run id... | Reply: thread ids
+CKPT_RUN_THREADS = Script(
+    "ckpt_run_threads",
+    _CK
+    + """
+local found, out = {}, {}
+for i = 1, #ARGV do
+  local p = 'r' .. enc(ARGV[i])
+  for _, m in ipairs(prefixed(KEYS[1], p)) do
+    local t = string.sub(m, #p + 1)
+    if not found[t] then found[t], out[#out + 1] = true, t end
+  end
+end
+return out
+""",
+)
+
+# Everything of a thread, as one consistent copy: {entries, {blob name, value, ...},
+# {write key, value, ...}}: the blobs its checkpoints refer to, and every pending write.
+CKPT_DUMP = Script(
+    "ckpt_dump",
+    _CK
+    + """
+local entries, names, seen = redis.call('XRANGE', KEYS[1], '-', '+'), {}, {}
+for _, entry in ipairs(entries) do
+  for _, name in ipairs(blob_names(fields(entry[2]))) do
+    if not seen[name] then seen[name], names[#names + 1] = true, name end
+  end
+end
+local function pairs_of(key, fields_)
+  local out, values = {}, chunked('HMGET', key, fields_)
+  for i = 1, #fields_ do
+    if values[i] then
+      out[#out + 1] = fields_[i]
+      out[#out + 1] = values[i]
+    end
+  end
+  return out
+end
+return {entries, pairs_of(KEYS[2], names), pairs_of(KEYS[3], redis.call('ZRANGE', KEYS[4], 0, -1))}
+""",
+)
+
+# Write a dumped thread into an empty thread, keeping its stream ids (so offsets and
+# order carry over). Refused, writing nothing, if the target holds a checkpoint.
+# ARGV: thread, ttl ms, entry count, then per entry: id, field count, fields...;
+#       blob pair count, blob name, value, ...; then write key, value, ...
+# Reply: {"ok", entries written} | {"exists", the target's last stream id}
+CKPT_LOAD = Script(
+    "ckpt_load",
+    _CK
+    + """
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if top[1] then return {'exists', top[1][1]} end
+local tid, ttl = ARGV[1], tonumber(ARGV[2])
+local now = expire_index(ttl)
+redis.call('DEL', KEYS[1])
+local i = 4
+for _ = 1, tonumber(ARGV[3]) do
+  local sid, n = ARGV[i], tonumber(ARGV[i + 1])
+  local flat = {unpack(ARGV, i + 2, i + 1 + n)}
+  redis.call('XADD', KEYS[1], sid, unpack(flat))
+  local f = fields(flat)
+  redis.call('HSET', KEYS[5], enc(f['n']) .. f['i'], sid, '@' .. f['n'], sid)
+  if f['r'] then redis.call('ZADD', KEYS[7], 0, 'r' .. enc(f['r']) .. tid, 0, 't' .. enc(tid) .. f['r']) end
+  i = i + 2 + n
+end
+local last = i + 2 * tonumber(ARGV[i])
+i = i + 1
+while i < last do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+while i < #ARGV do
+  redis.call('ZADD', KEYS[4], 0, ARGV[i])
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+touch(tid, ttl, now)
+return {'ok', tonumber(ARGV[3])}
 """,
 )

@@ -48,3 +48,13 @@ def test_exported_members():
     public = {n for n in dir(streamlog) if not n.startswith("_")}
     modules = {n for n in public if type(getattr(streamlog, n)).__name__ == "module"}
     assert set(streamlog.__all__) == public - modules
+
+
+def test_import_streamlog_needs_no_langgraph_or_langchain_agents():
+    probe = (
+        "import sys, streamlog\n"
+        "assert not {'langgraph', 'langchain'} & set(sys.modules), sorted(sys.modules)\n"
+        "from streamlog import StreamlogSaver, StreamlogMemory\n"
+        "assert 'langgraph' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True)

@@ -132,6 +132,7 @@ def test_stats_counts_sessions_events_bytes_feeds_and_group_backlog(deployment):
         "export",
         "import",
         "migrate",
+        "checkpoints",
         "worker",
         "groups",
         "search",
@@ -212,3 +213,28 @@ def test_migrate_from_langchain_community(deployment):
     assert again.returncode == 0 and "copied 0 messages" in again.stdout and "2 already there" in again.stdout
     unknown = streamlog("migrate", "--from", "nobody", "--source-url", server.url, *where)
     assert unknown.returncode == 2
+
+
+def test_checkpoints_of_a_langgraph_thread_with_offsets_and_time_travel(deployment):
+    from streamlog import StreamlogSaver
+    from tests.faces.test_checkpoint import build, turn
+
+    server, prefix, store, _ = deployment
+    saver = StreamlogSaver(store)
+    graph = build(saver)
+    turn(graph, "trip", "first question")
+    first = saver.offset_of({"configurable": {"thread_id": "trip", "checkpoint_ns": ""}})
+    turn(graph, "trip", "second question")
+    where = ("--url", server.url, "--prefix", prefix)
+    listed = streamlog("checkpoints", "trip", *where)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    offsets = [line.split()[0] for line in lines]
+    assert first in offsets and offsets == sorted(
+        offsets, key=lambda o: tuple(map(int, o.split("-"))), reverse=True
+    )
+    assert lines[0].endswith("last message ai: reply 2")  # the newest checkpoint, after the second turn
+    then = streamlog("checkpoints", "trip", "--at", first, *where)
+    assert then.returncode == 0 and then.stdout.split()[0] == first
+    none = streamlog("checkpoints", "nobody", *where)
+    assert none.returncode == 1 and "no checkpoints" in none.stderr

@@ -45,6 +45,7 @@ from streamlog._server import HOST, LocalServer
 from streamlog._work import dead_letters
 from streamlog._worker import Worker
 from tests.conftest import BINARIES, MISSING, _unavailable, real_server_names
+from tests.faces.test_checkpoint import every_checkpoint_command
 from tests.store.test_cluster import every_kind_of_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +63,7 @@ COMMANDS = (
     # consumer groups (workers)
     "xgroup|create", "xreadgroup", "xack", "xautoclaim", "xpending", "xinfo|groups",
     # hashes: config, snapshots, idempotency keys
-    "hget", "hmget", "hset", "hsetnx", "hlen",
+    "hget", "hmget", "hset", "hsetnx", "hlen", "hdel",
     # sorted sets: session index, worker membership
     "zadd", "zrem", "zrange", "zremrangebyscore",
     # keys: existence, deletion, idempotency rotation, TTLs
@@ -159,6 +160,7 @@ def drive_everything(client: redis.Redis, prefix: str) -> None:
     Uses keys under ``prefix`` and ``prefix + "s"`` (``every_kind_of_command`` adds the latter).
     """
     every_kind_of_command(StreamStore(client, key_prefix=prefix))
+    every_checkpoint_command(client, prefix)  # the LangGraph checkpointer, on the same keys
     # An idempotency memory that fills up is rotated by the append script (RENAME).
     small = StreamStore(client, key_prefix=prefix, idempotency_memory=1)
     assert small.append("idem", [HumanMessage("1")], idempotency_key="a")

@@ -21,6 +21,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from streamlog import AsyncStreamStore, LastN, StreamStore
 from streamlog._keys import key_slot
 from tests.conftest import real_server_names
+from tests.faces.test_checkpoint import every_checkpoint_command
 
 SESSIONS = ["alice", "bob", "{p0}", "c:{x}*", "zz" * 40]
 
@@ -143,6 +144,7 @@ def test_every_command_and_script_touches_one_slot(real_server_by_name, redis_cl
     client = Recording(host=server.host, port=server.port)
     try:
         every_kind_of_command(StreamStore(client, key_prefix=f"rec{uuid.uuid4().hex[:8]}"))
+        every_checkpoint_command(client, f"rec{uuid.uuid4().hex[:8]}")
         checked, multi = set(), 0
         with server.client() as plain, redis_cluster.nodes[0].client() as node:
             for args in client.sent:
