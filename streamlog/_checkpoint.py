@@ -565,6 +565,58 @@ class _Saver(BaseCheckpointSaver[str]):
     def get_next_version(self, current: str | None, channel: None) -> str:
         return _next_version(current)
 
+    # -- the async interface: one implementation, each saver runs flows its own way ----
+
+    async def _arun(self, flow: Flow[T]) -> T:
+        raise NotImplementedError
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await self._arun(self._core.get_tuple(config))
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        for flow in self._core.list_pages(config, filter=filter, before=before, limit=limit):
+            for item in await self._arun(flow):
+                yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return await self._arun(self._core.put(config, checkpoint, metadata, new_versions))
+
+    async def aput_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        await self._arun(self._core.put_writes(config, writes, task_id, task_path))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self._arun(self._core.delete_thread(thread_id))
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        await self._arun(self._core.delete_for_runs(run_ids))
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await self._arun(self._core.copy_thread(source_thread_id, target_thread_id))
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        await self._arun(self._core.prune(thread_ids, strategy))
+
+    async def aoffset_of(self, config: RunnableConfig) -> str | None:
+        return await self._arun(self._core.offset_of(config))
+
+    async def aget_tuple_at(self, config: RunnableConfig, offset: str) -> CheckpointTuple | None:
+        return await self._arun(self._core.get_tuple_at(config, offset))
+
 
 class StreamlogSaver(_Saver):
     """A LangGraph checkpointer on a synchronous redis-py client (or cluster client).
@@ -671,47 +723,6 @@ class StreamlogSaver(_Saver):
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         self._run(self._core.prune(thread_ids, strategy))
 
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await self._arun(self._core.get_tuple(config))
-
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        for flow in self._core.list_pages(config, filter=filter, before=before, limit=limit):
-            for item in await self._arun(flow):
-                yield item
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        return await self._arun(self._core.put(config, checkpoint, metadata, new_versions))
-
-    async def aput_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> None:
-        await self._arun(self._core.put_writes(config, writes, task_id, task_path))
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        await self._arun(self._core.delete_thread(thread_id))
-
-    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await self._arun(self._core.delete_for_runs(run_ids))
-
-    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await self._arun(self._core.copy_thread(source_thread_id, target_thread_id))
-
-    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await self._arun(self._core.prune(thread_ids, strategy))
-
     # -- offsets (time travel by streamlog offset) --------------------------------------
 
     def offset_of(self, config: RunnableConfig) -> str | None:
@@ -725,12 +736,6 @@ class StreamlogSaver(_Saver):
         """The thread's state as of ``offset``: the newest checkpoint of ``config``'s
         namespace at or before it (any stream id works, e.g. a chat session's offset)."""
         return self._run(self._core.get_tuple_at(config, offset))
-
-    async def aoffset_of(self, config: RunnableConfig) -> str | None:
-        return await self._arun(self._core.offset_of(config))
-
-    async def aget_tuple_at(self, config: RunnableConfig, offset: str) -> CheckpointTuple | None:
-        return await self._arun(self._core.get_tuple_at(config, offset))
 
 
 class AsyncStreamlogSaver(_Saver):
@@ -825,55 +830,6 @@ class AsyncStreamlogSaver(_Saver):
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
     # -- LangGraph's interface ---------------------------------------------------------
-
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await self._arun(self._core.get_tuple(config))
-
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        for flow in self._core.list_pages(config, filter=filter, before=before, limit=limit):
-            for item in await self._arun(flow):
-                yield item
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        return await self._arun(self._core.put(config, checkpoint, metadata, new_versions))
-
-    async def aput_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> None:
-        await self._arun(self._core.put_writes(config, writes, task_id, task_path))
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        await self._arun(self._core.delete_thread(thread_id))
-
-    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await self._arun(self._core.delete_for_runs(run_ids))
-
-    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await self._arun(self._core.copy_thread(source_thread_id, target_thread_id))
-
-    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await self._arun(self._core.prune(thread_ids, strategy))
-
-    async def aoffset_of(self, config: RunnableConfig) -> str | None:
-        """See :meth:`StreamlogSaver.offset_of`."""
-        return await self._arun(self._core.offset_of(config))
-
-    async def aget_tuple_at(self, config: RunnableConfig, offset: str) -> CheckpointTuple | None:
-        """See :meth:`StreamlogSaver.get_tuple_at`."""
-        return await self._arun(self._core.get_tuple_at(config, offset))
 
     # -- sync bridges (from another thread) ---------------------------------------------
 
