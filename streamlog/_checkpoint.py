@@ -565,6 +565,65 @@ class _Saver(BaseCheckpointSaver[str]):
     def get_next_version(self, current: str | None, channel: None) -> str:
         return _next_version(current)
 
+    # -- the sync interface: one implementation, each saver runs flows its own way -----
+
+    def _run(self, flow: Flow[T]) -> T:
+        raise NotImplementedError
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self._run(self._core.get_tuple(config))
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        for flow in self._core.list_pages(config, filter=filter, before=before, limit=limit):
+            yield from self._run(flow)
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return self._run(self._core.put(config, checkpoint, metadata, new_versions))
+
+    def put_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        self._run(self._core.put_writes(config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        self._run(self._core.delete_thread(thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        self._run(self._core.delete_for_runs(run_ids))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self._run(self._core.copy_thread(source_thread_id, target_thread_id))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        self._run(self._core.prune(thread_ids, strategy))
+
+    # -- offsets (time travel by streamlog offset) --------------------------------------
+
+    def offset_of(self, config: RunnableConfig) -> str | None:
+        """The checkpoint's offset: its stream id, like ``"1732300000000-0"`` (None: no such checkpoint).
+
+        Without ``checkpoint_id``: the offset of the namespace's newest checkpoint.
+        """
+        return self._run(self._core.offset_of(config))
+
+    def get_tuple_at(self, config: RunnableConfig, offset: str) -> CheckpointTuple | None:
+        """The thread's state as of ``offset``: the newest checkpoint of ``config``'s
+        namespace at or before it (any stream id works, e.g. a chat session's offset)."""
+        return self._run(self._core.get_tuple_at(config, offset))
+
     # -- the async interface: one implementation, each saver runs flows its own way ----
 
     async def _arun(self, flow: Flow[T]) -> T:
@@ -681,62 +740,6 @@ class StreamlogSaver(_Saver):
     async def _arun(self, flow: Flow[T]) -> T:
         return await asyncio.to_thread(self.store._drive, flow)
 
-    # -- LangGraph's interface ---------------------------------------------------------
-
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return self._run(self._core.get_tuple(config))
-
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
-        for flow in self._core.list_pages(config, filter=filter, before=before, limit=limit):
-            yield from self._run(flow)
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        return self._run(self._core.put(config, checkpoint, metadata, new_versions))
-
-    def put_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> None:
-        self._run(self._core.put_writes(config, writes, task_id, task_path))
-
-    def delete_thread(self, thread_id: str) -> None:
-        self._run(self._core.delete_thread(thread_id))
-
-    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self._run(self._core.delete_for_runs(run_ids))
-
-    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self._run(self._core.copy_thread(source_thread_id, target_thread_id))
-
-    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self._run(self._core.prune(thread_ids, strategy))
-
-    # -- offsets (time travel by streamlog offset) --------------------------------------
-
-    def offset_of(self, config: RunnableConfig) -> str | None:
-        """The checkpoint's offset: its stream id, like ``"1732300000000-0"`` (None: no such checkpoint).
-
-        Without ``checkpoint_id``: the offset of the namespace's newest checkpoint.
-        """
-        return self._run(self._core.offset_of(config))
-
-    def get_tuple_at(self, config: RunnableConfig, offset: str) -> CheckpointTuple | None:
-        """The thread's state as of ``offset``: the newest checkpoint of ``config``'s
-        namespace at or before it (any stream id works, e.g. a chat session's offset)."""
-        return self._run(self._core.get_tuple_at(config, offset))
-
 
 class AsyncStreamlogSaver(_Saver):
     """A LangGraph checkpointer on an asyncio redis-py client (or asyncio cluster client).
@@ -829,52 +832,6 @@ class AsyncStreamlogSaver(_Saver):
         coro: Coroutine[Any, Any, T] = call()
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
-    # -- LangGraph's interface ---------------------------------------------------------
-
-    # -- sync bridges (from another thread) ---------------------------------------------
-
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return self._blocking(lambda: self.aget_tuple(config))
-
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
-        for flow in self._core.list_pages(config, filter=filter, before=before, limit=limit):
-            yield from self._blocking(functools.partial(self._arun, flow))
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        return self._blocking(lambda: self.aput(config, checkpoint, metadata, new_versions))
-
-    def put_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> None:
-        self._blocking(lambda: self.aput_writes(config, writes, task_id, task_path))
-
-    def delete_thread(self, thread_id: str) -> None:
-        self._blocking(lambda: self.adelete_thread(thread_id))
-
-    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self._blocking(lambda: self.adelete_for_runs(run_ids))
-
-    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self._blocking(lambda: self.acopy_thread(source_thread_id, target_thread_id))
-
-    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self._blocking(lambda: self.aprune(thread_ids, strategy=strategy))
-
-    def offset_of(self, config: RunnableConfig) -> str | None:
-        return self._blocking(lambda: self.aoffset_of(config))
-
-    def get_tuple_at(self, config: RunnableConfig, offset: str) -> CheckpointTuple | None:
-        return self._blocking(lambda: self.aget_tuple_at(config, offset))
+    def _run(self, flow: Flow[T]) -> T:
+        """A sync call, bridged to the saver's event loop (from another thread only)."""
+        return self._blocking(functools.partial(self._arun, flow))
