@@ -7,7 +7,6 @@ or the async one of the running event loop) and calls it.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import secrets
 import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -23,18 +22,14 @@ from langchain_core.messages import BaseMessage
 from ._errors import ConfigError
 from ._events import AnyEvent
 from ._keys import Keyspace
-from ._store import AsyncStreamStore, StreamStore, make_ops
+from ._store import AsyncStreamStore, StreamStore, accepted_kwargs, is_cluster_client, make_ops
 
 __all__ = ["RedisStreamChatMessageHistory", "Streamlog"]
 
 
-def _is_cluster(client: Any) -> bool:
-    return callable(getattr(client, "get_nodes", None))
-
-
 def _twin(client: Any, to_async: bool) -> Any:
     """A new client of the other flavour (sync/asyncio) to the same server(s), same settings."""
-    if _is_cluster(client):
+    if is_cluster_client(client):
         target: Any = redis.asyncio.cluster.RedisCluster if to_async else redis.cluster.RedisCluster
         manager = client.nodes_manager
         kwargs = dict(getattr(client, "connection_kwargs", None) or manager.connection_kwargs)
@@ -48,8 +43,7 @@ def _twin(client: Any, to_async: bool) -> Any:
             kwargs["ssl"] = True
         if "path" in kwargs:
             kwargs["unix_socket_path"] = kwargs.pop("path")
-    accepted = inspect.signature(target).parameters
-    return target(**{k: v for k, v in kwargs.items() if k in accepted})
+    return target(**accepted_kwargs(target, kwargs))
 
 
 def new_idempotency_key() -> str:

@@ -116,6 +116,17 @@ def _settle_waiting(results: list[Any], fallback: bool) -> tuple[str, Any]:
     return "done", (reply, acked)
 
 
+def is_cluster_client(client: Any) -> bool:
+    """A redis-py cluster client, sync or asyncio (or a wrapper of one): it routes by str names."""
+    return callable(getattr(client, "get_nodes", None))
+
+
+def accepted_kwargs(target: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The items of ``kwargs`` that ``target``'s constructor takes (to copy a client's settings)."""
+    accepted = inspect.signature(target).parameters
+    return {k: v for k, v in kwargs.items() if k in accepted}
+
+
 def make_ops(*, key_prefix: str = "streamlog", partitions: int = 16, **settings: Any) -> Ops:
     """Validate store settings and build the IO-free half of a store."""
     return Ops(Keyspace(key_prefix, partitions), **settings)
@@ -128,8 +139,7 @@ class _Settings:
         self.client = client
         self.ops = make_ops(**settings)
         self._owns_client = False
-        # A cluster client (or a wrapper of one) routes by str command names.
-        self._str_names = callable(getattr(client, "get_nodes", None))
+        self._str_names = is_cluster_client(client)
 
     @property
     def keyspace(self) -> Keyspace:
@@ -369,8 +379,7 @@ class AsyncStreamStore(_Settings):
         """A plain client of one cluster node (the asyncio cluster client pipelines across nodes)."""
         client = self._nodes.get(node.name)
         if client is None:
-            accepted = inspect.signature(redis.asyncio.Redis).parameters
-            kwargs = {k: v for k, v in self.client.connection_kwargs.items() if k in accepted}
+            kwargs = accepted_kwargs(redis.asyncio.Redis, self.client.connection_kwargs)
             client = self._nodes[node.name] = redis.asyncio.Redis(
                 **{**kwargs, "host": node.host, "port": node.port}
             )
