@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._keys import Keyspace
-from ._plans import Flow, Plan, text
+from ._plans import Flow, Plan, scored, text
 from ._work import group_stats
 
 __all__ = ["SessionRow", "Stats", "recent_sessions", "stats"]
@@ -30,22 +30,15 @@ class SessionRow:
     last_offset: str | None
 
 
-def _pairs(reply: Any) -> list[tuple[str, int]]:
-    """``ZRANGE ... WITHSCORES``: RESP2 ``[m, s, m, s]``, RESP3 ``[[m, s], ...]``."""
-    if reply and isinstance(reply[0], (list, tuple)):
-        return [(text(m), int(float(text(s)))) for m, s in reply]
-    return [(text(m), int(float(text(s)))) for m, s in zip(reply[::2], reply[1::2], strict=True)]
-
-
 def recent_sessions(keyspace: Keyspace, limit: int = 20, since_ms: int = 0) -> Flow[list[SessionRow]]:
     """The ``limit`` most recently active sessions (active at or after ``since_ms``), newest first."""
     found: list[tuple[str, int]] = []
     for p in range(keyspace.partitions):
         reply = yield Plan(
             (b"ZREVRANGEBYSCORE", keyspace.sessions(p), b"+inf", since_ms, b"WITHSCORES", b"LIMIT", 0, limit),
-            _pairs,
+            scored,
         )
-        found += reply
+        found += [(text(member), ms) for member, ms in reply]
     rows = []
     for sid, ms in heapq.nlargest(limit, found, key=lambda pair: pair[1]):
         log = keyspace.session(sid).log

@@ -21,10 +21,15 @@ from ._trim import LastN
 __all__ = ["cli"]
 
 
-def offset_time(offset: str) -> str:
-    """The wall-clock time an offset was assigned (its milliseconds part), UTC."""
+def offset_datetime(offset: str) -> str:
+    """The date and time (UTC, ms) an offset was assigned: its milliseconds part."""
     ms = int(offset.partition("-")[0])
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def offset_time(offset: str) -> str:
+    """The wall-clock time (UTC, ms) an offset was assigned."""
+    return offset_datetime(offset)[11:]
 
 
 def describe(event: AnyEvent) -> str:
@@ -203,12 +208,6 @@ def _since(value: str | None) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1000)
-
-
-def offset_datetime(offset: str) -> str:
-    """The date and time (UTC, ms) an offset was assigned."""
-    ms = int(offset.partition("-")[0])
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 @cli.command()

@@ -30,7 +30,7 @@ from ._events import AnyEvent
 from ._fold import paused_gc
 from ._scripts import Script
 
-__all__ = ["Flow", "Plan", "check_offset", "entries", "run", "text"]
+__all__ = ["Flow", "Plan", "check_offset", "entries", "run", "scored", "text"]
 
 T = TypeVar("T")
 
@@ -75,6 +75,16 @@ def check_offset(offset: str, *, allow_bounds: bool = True) -> str:
     if not _OFFSET.match(bare):
         raise OffsetOutOfRange(f"not a stream offset: {offset!r} (expected like '1732300000000-0')")
     return offset
+
+
+def scored(reply: Any) -> list[tuple[bytes, int]]:
+    """A ``... WITHSCORES`` reply as ``(member, score)`` pairs: RESP2 ``[m, s, m, s]``, RESP3 ``[[m, s], ...]``.
+
+    Scores are whole numbers here (milliseconds), which a double holds exactly.
+    """
+    if reply and isinstance(reply[0], (list, tuple)):
+        return [(m, int(float(text(s)))) for m, s in reply]
+    return [(m, int(float(text(s)))) for m, s in zip(reply[::2], reply[1::2], strict=True)]
 
 
 def entries(reply: Any) -> list[tuple[str, AnyEvent]]:

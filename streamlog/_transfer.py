@@ -49,7 +49,7 @@ from ._errors import (
 from ._events import SCHEMA_VERSION, AnyEvent, MessagesAppended, SessionDeleted
 from ._fold import offset_key
 from ._keys import SessionKeys, session_id_bytes
-from ._plans import Plan, check_offset, run, text
+from ._plans import Plan, check_offset, run, scored, text
 from ._records import to_record
 from ._store import StreamStore
 
@@ -124,16 +124,9 @@ _line_encoder = msgspec.json.Encoder()
 _line_decoder = msgspec.json.Decoder(_Line)
 
 
-def _score(value: Any) -> bytes:
-    # Scores are whole milliseconds (the append script ZADDs them so); a double holds them exactly.
-    return str(int(float(text(value)))).encode()
-
-
 def _pairs(reply: Any) -> list[tuple[bytes, bytes]]:
-    """``ZRANGEBYSCORE ... WITHSCORES``: RESP2 ``[m, s, m, s]``, RESP3 ``[[m, s], ...]``."""
-    if reply and isinstance(reply[0], (list, tuple)):
-        return [(m, _score(s)) for m, s in reply]
-    return [(m, _score(s)) for m, s in zip(reply[::2], reply[1::2], strict=True)]
+    """``ZRANGEBYSCORE ... WITHSCORES`` pairs, the score as bytes for the next page's cursor."""
+    return [(member, str(score).encode()) for member, score in scored(reply)]
 
 
 def iter_sessions(store: StreamStore, *, page: int = _PAGE) -> Iterator[str]:
