@@ -13,7 +13,7 @@ from langchain_core.messages import HumanMessage
 
 from streamlog import RedisStreamChatMessageHistory, StreamStore, UnsupportedServer
 from streamlog._server import LocalServer
-from tests.conftest import BINARIES, IN_CI
+from tests.conftest import _first_binary
 
 
 @pytest.mark.parametrize(
@@ -21,10 +21,8 @@ from tests.conftest import BINARIES, IN_CI
     [("Redis 6.2's XAUTOCLAIM", ["XAUTOCLAIM"]), ("Lua scripting", ["EVAL", "EVALSHA"])],
 )
 def test_a_server_without_what_streamlog_needs_is_refused_before_writing(missing, renamed):
-    if not BINARIES:
-        (pytest.fail if IN_CI else pytest.skip)("no server binary")
     args = [arg for command in renamed for arg in ("--rename-command", command, "")]
-    with LocalServer(BINARIES[0], extra_args=args) as server, server.client() as client:
+    with LocalServer(_first_binary(), extra_args=args) as server, server.client() as client:
         with pytest.raises(UnsupportedServer, match=r"6\.2|Lua"):
             StreamStore(client).append("s", [HumanMessage("hi")])
         history = RedisStreamChatMessageHistory("s", redis_client=client)
