@@ -289,8 +289,6 @@ def tail(url: str, prefix: str, partitions: int, session: str, start: str) -> No
     import signal
     import threading
 
-    from ._plans import run
-
     with _store(url, prefix, partitions) as store:
         if start == "$":  # pinned now, so nothing appended after the line below is missed
             start = store.last_offset(session) or "0-0"
@@ -301,13 +299,8 @@ def tail(url: str, prefix: str, partitions: int, session: str, start: str) -> No
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stopping.set())
         click.echo(f"following {session!r} after {start}; Ctrl-C stops", err=True)
-        after = start
-        while not stopping.is_set():
-            batch = store._drive(run(store.ops.tail_plan(session, after, 500, 100)))
-            for offset, event in batch:
-                click.echo(f"{offset:<17}  {offset_datetime(offset)}  {describe(event)}")
-            if batch:
-                after = batch[-1][0]
+        for offset, event in store.tail(session, after=start, block=0.5, stop=stopping):
+            click.echo(f"{offset:<17}  {offset_datetime(offset)}  {describe(event)}")
         click.echo("stopped", err=True)
 
 

@@ -9,6 +9,7 @@ nowhere else. Every public method is one call into `Ops`.
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -286,15 +287,22 @@ class StreamStore(_Settings):
             start = "(" + batch[-1][0]
 
     def tail(
-        self, session_id: str, after: str = "$", *, block: float = 1.0, count: int = 100
+        self,
+        session_id: str,
+        after: str = "$",
+        *,
+        block: float = 1.0,
+        count: int = 100,
+        stop: threading.Event | None = None,
     ) -> Iterator[tuple[str, AnyEvent]]:
         """Follow the session: yield events appended after ``after`` (``"$"``: from now).
 
         Each wait blocks Redis-side for at most ``block`` seconds (keep it below the
-        client's ``socket_timeout``), so breaking out of the loop, or closing the
-        iterator, stops it within ``block`` seconds.
+        client's ``socket_timeout``), so breaking out of the loop, closing the
+        iterator, or setting ``stop`` (say, from a signal handler) ends it within
+        ``block`` seconds.
         """
-        while True:
+        while stop is None or not stop.is_set():
             batch = self._drive(run(self.ops.tail_plan(session_id, after, int(block * 1000), count)))
             yield from batch
             if batch:

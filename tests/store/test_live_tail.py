@@ -64,3 +64,19 @@ async def test_async_tail_sees_a_live_append_and_stops_on_break(real_server_by_n
     await asyncio.to_thread(writer.join)
     await client.aclose()
     assert got == ["hi"]
+
+
+@pytest.mark.parametrize("name", real_server_names()[:1])
+def test_a_stop_event_ends_the_tail_between_blocking_reads(real_server_by_name, name):
+    server = real_server_by_name(name)
+    with redis.Redis(port=server.port) as client:
+        store = StreamStore(client, key_prefix=f"stop{time.perf_counter_ns()}")
+        first = store.append("s", [HumanMessage("one")])[0]
+        stop = threading.Event()
+        seen = []
+        for offset, _ in store.tail("s", after="0-0", block=0.05, stop=stop):
+            seen.append(offset)
+            stop.set()  # as a signal handler would
+        assert seen == [first]  # the batch in hand is finished, then the tail ends
+        stop.set()
+        assert list(store.tail("s", after="0-0", stop=stop)) == []  # already set: no read at all
