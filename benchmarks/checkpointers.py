@@ -40,8 +40,8 @@ from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from streamlog._checkpoint import StreamlogSaver
-from streamlog._server import LocalServer, default_server
+from langchain_streamlog.langgraph._savers import StreamlogSaver
+from langchain_streamlog.testing import LocalServer, default_server
 
 SAVERS = ["streamlog", "in-memory", "sqlite"]
 

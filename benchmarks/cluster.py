@@ -31,8 +31,8 @@ from datetime import datetime, timezone
 import redis
 from langchain_core.messages import HumanMessage
 
-from streamlog import StreamStore
-from streamlog._server import LocalCluster, LocalServer, default_server
+from langchain_streamlog import StreamStore
+from langchain_streamlog.testing import LocalCluster, LocalServer, default_server
 
 SESSIONS = 128  # per client: every one of the 16 partitions gets sessions of every client
 MAX_APPENDS = 500_000  # per client per run: a bound on the count, besides the time

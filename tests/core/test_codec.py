@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamlog import (
+from langchain_streamlog import (
     DecodeError,
     HistoryCleared,
     InvalidMessage,
@@ -12,7 +12,7 @@ from streamlog import (
     UnknownEventKind,
     UnsupportedSchema,
 )
-from streamlog._codec import decode, encode
+from langchain_streamlog._core.codec import decode, encode
 from tests.strategies import events
 
 

@@ -1,8 +1,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamlog import HistoryCleared, MessagesAppended, MessagesRemoved, Projection
-from streamlog._fold import offset_key
+from langchain_streamlog import HistoryCleared, MessagesAppended, MessagesRemoved, Projection
+from langchain_streamlog._core.fold import offset_key
 from tests.strategies import weighted_events, with_offsets
 
 

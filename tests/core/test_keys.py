@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamlog import ConfigError, InvalidSessionId, Keyspace
-from streamlog._keys import MAX_SESSION_ID_BYTES, key_slot
-from streamlog._server import even_slots
+from langchain_streamlog import ConfigError, InvalidSessionId, Keyspace
+from langchain_streamlog._core.keys import MAX_SESSION_ID_BYTES, key_slot
+from langchain_streamlog.testing import even_slots
 from tests.strategies import session_ids
 
 SPACE = Keyspace("chat", 16)

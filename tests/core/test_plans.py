@@ -3,10 +3,11 @@
 import pytest
 from langchain_core.messages import HumanMessage
 
-from streamlog import PartitionMismatch, UnsupportedServer
-from streamlog._keys import Keyspace
-from streamlog._ops import Ops
-from streamlog._plans import Plan
+from langchain_streamlog import PartitionMismatch, UnsupportedServer
+from langchain_streamlog._core.keys import Keyspace
+from langchain_streamlog._core.plans import Plan
+from langchain_streamlog._core.settings import StoreSettings
+from langchain_streamlog._core.store import StoreCore
 
 
 def drive(flow, replies):
@@ -22,7 +23,7 @@ def drive(flow, replies):
 
 
 def test_first_use_checks_server_then_records_partitions():
-    ops = Ops(Keyspace("p", 16))
+    ops = StoreCore(StoreSettings("p", 16))
     result, sent = drive(ops.prepared(ops.last_offset("s")), [[b"ok", b"16"], []])
     assert result is None
     assert sent[0].script is not None and sent[0].script.name == "configure"
@@ -34,21 +35,21 @@ def test_first_use_checks_server_then_records_partitions():
 
 
 def test_old_server_is_refused_before_anything_else():
-    ops = Ops(Keyspace("p", 16))
+    ops = StoreCore(StoreSettings("p", 16))
     with pytest.raises(UnsupportedServer, match=r"6\.2"):
         drive(ops.prepared(ops.last_offset("s")), [[b"old", b"ERR unknown command 'XAUTOCLAIM'"]])
     assert not ops.ready
 
 
 def test_recorded_partition_count_wins():
-    ops = Ops(Keyspace("p", 8))
+    ops = StoreCore(StoreSettings("p", 8))
     with pytest.raises(PartitionMismatch) as info:
         drive(ops.prepared(ops.last_offset("s")), [[b"ok", b"16"]])
     assert (info.value.configured, info.value.recorded, info.value.key) == (8, 16, "p:config")
 
 
 def test_append_plan_is_one_script_call_whatever_the_batch():
-    ops = Ops(Keyspace("p", 16), ttl=2.5)
+    ops = StoreCore(StoreSettings("p", 16, ttl=2.5))
     messages = [HumanMessage("x")] * 50
     plan = next(ops.append("s", messages, idempotency_key="k"))
     assert isinstance(plan, Plan) and plan.script is not None and plan.script.name == "append"

@@ -21,8 +21,8 @@ from langchain_core.messages import (
     ToolMessageChunk,
 )
 
-from streamlog import DecodeError, InvalidMessage
-from streamlog._records import from_record, to_record
+from langchain_streamlog import DecodeError, InvalidMessage
+from langchain_streamlog._core.records import from_record, to_record
 
 text = st.text(max_size=12)
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.floats(allow_nan=False), text)

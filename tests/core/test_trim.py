@@ -10,9 +10,9 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.utils import count_tokens_approximately
 
-from streamlog import ConfigError, LastN, Projection, TokenBudget
-from streamlog._fold import Entry
-from streamlog._records import to_record
+from langchain_streamlog import ConfigError, LastN, Projection, TokenBudget
+from langchain_streamlog._core.fold import Entry
+from langchain_streamlog._core.records import to_record
 from tests.strategies import records
 
 
@@ -98,6 +98,6 @@ def test_bad_last_n():
 
 def test_trimming_never_touches_the_projection():
     p = Projection()
-    p.apply("1-0", __import__("streamlog").MessagesAppended(messages=({"type": "human", "content": "x"},)))
+    p.apply("1-0", __import__("langchain_streamlog").MessagesAppended(messages=({"type": "human", "content": "x"},)))
     LastN(0).select(p.entries)
     assert len(p) == 1

@@ -20,7 +20,7 @@ import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
 
-from streamlog import AsyncStreamStore, StreamStore
+from langchain_streamlog import AsyncStreamStore, StreamStore
 from tests.conftest import real_server_names
 
 BACKENDS = ["fakeredis", *real_server_names(), "cluster"]

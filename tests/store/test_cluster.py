@@ -1,7 +1,7 @@
 """streamlog on a real Redis Cluster that the suite starts (loopback only).
 
 The behavioural suites run on the cluster as a backend of their own (tests/store,
-tests/faces); this module checks what is particular to a cluster: every command
+tests/history, tests/workers, tests/langgraph, tests/agents); this module checks what is particular to a cluster: every command
 touches one slot, partitions spread evenly over the masters, feeds are read on the
 master that owns them, and the sync and asyncio cluster clients route every command.
 """
@@ -18,10 +18,10 @@ from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import ClusterNode, RedisCluster
 
-from streamlog import AsyncStreamStore, LastN, StreamStore
-from streamlog._keys import key_slot
+from langchain_streamlog import AsyncStreamStore, LastN, StreamStore
+from langchain_streamlog._core.keys import key_slot
 from tests.conftest import real_server_names
-from tests.faces.test_checkpoint import every_checkpoint_command
+from tests.langgraph.test_savers import every_checkpoint_command
 
 SESSIONS = ["alice", "bob", "{p0}", "c:{x}*", "zz" * 40]
 
@@ -101,8 +101,8 @@ class Recording(redis.Redis):
 
 def every_kind_of_command(store: StreamStore) -> None:
     """Drive every public operation, so the store sends every command and script it has."""
-    from streamlog import KeepLast, Worker
-    from streamlog._work import dead_letters, group_stats, requeue
+    from langchain_streamlog import KeepLast, Worker
+    from langchain_streamlog._core.groups import dead_letters, group_stats, requeue
 
     prefix = store.keyspace.prefix
     window = StreamStore(store.client, key_prefix=prefix, trim=LastN(1), cache_size=0)
@@ -125,10 +125,10 @@ def every_kind_of_command(store: StreamStore) -> None:
         raise RuntimeError("boom")
 
     Worker(snapshotting, "g", fail, max_deliveries=1).run_check()  # dead letters
-    snapshotting._drive(dead_letters(snapshotting.keyspace))
-    snapshotting._drive(requeue(snapshotting.keyspace, "g"))
+    snapshotting.run(dead_letters(snapshotting.keyspace))
+    snapshotting.run(requeue(snapshotting.keyspace, "g"))
     Worker(snapshotting, "g", fail, max_deliveries=2, min_idle=0).run_check()  # claims its own pending
-    snapshotting._drive(group_stats(snapshotting.keyspace))
+    snapshotting.run(group_stats(snapshotting.keyspace))
     Worker(snapshotting, "ok", lambda d: None).run_check()
     sharing = Worker(snapshotting, "g", lambda d: None, consumer="w")
     sharing.rebalance()
@@ -137,8 +137,9 @@ def every_kind_of_command(store: StreamStore) -> None:
 
 def test_every_command_and_script_touches_one_slot(real_server_by_name, redis_cluster):
     """Every command streamlog sends names keys of one slot (the server says which are keys)."""
-    from streamlog import _scripts
-    from streamlog._keys import key_slot
+    from langchain_streamlog._core import scripts as _scripts
+    from langchain_streamlog._core.keys import key_slot
+    from langchain_streamlog.langgraph._core import scripts as _checkpoint_scripts  # noqa: F401
 
     server = real_server_by_name(real_server_names()[0])
     client = Recording(host=server.host, port=server.port)
@@ -164,7 +165,7 @@ def test_every_command_and_script_touches_one_slot(real_server_by_name, redis_cl
     finally:
         client.close()
     assert multi > 0  # multi-key commands were among them (scripts with several KEYS)
-    every_script = {getattr(_scripts, n).sha for n in _scripts.__all__ if n != "Script"}
+    every_script = {s.sha for s in _scripts.LOADED}
     assert every_script <= shas  # every script was sent and checked
     assert {
         "EVALSHA",
@@ -180,8 +181,8 @@ def test_every_command_and_script_touches_one_slot(real_server_by_name, redis_cl
 
 @pytest.mark.parametrize("partitions", [16])
 def test_partitions_spread_evenly_over_the_live_masters(redis_cluster, partitions):
-    from streamlog import Keyspace
-    from streamlog._keys import key_slot
+    from langchain_streamlog import Keyspace
+    from langchain_streamlog._core.keys import key_slot
 
     space = Keyspace("spread", partitions)
     counts = collections.Counter()
@@ -197,7 +198,7 @@ def test_partitions_spread_evenly_over_the_live_masters(redis_cluster, partition
 
 def test_each_feed_is_read_on_the_master_that_owns_it(cluster):
     """A worker's group lives on each feed's own master, which serves it without a redirect."""
-    from streamlog import Worker
+    from langchain_streamlog import Worker
 
     client = RedisCluster(host=cluster.host, port=cluster.port)
     try:

@@ -19,9 +19,9 @@ from langchain_core.messages import HumanMessage
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
-from streamlog import AsyncStreamStore, StreamlogError, StreamStore
-from streamlog._keys import Keyspace, key_slot
-from streamlog._server import LocalCluster, LocalServer
+from langchain_streamlog import AsyncStreamStore, StreamlogError, StreamStore
+from langchain_streamlog._core.keys import Keyspace, key_slot
+from langchain_streamlog.testing import LocalCluster, LocalServer
 from tests.store.conftest import Blocking
 
 pytestmark = pytest.mark.slow

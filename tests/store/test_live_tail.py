@@ -11,7 +11,7 @@ import redis
 import redis.asyncio
 from langchain_core.messages import HumanMessage
 
-from streamlog import AsyncStreamStore, StreamStore
+from langchain_streamlog import AsyncStreamStore, StreamStore
 from tests.conftest import real_server_names
 
 

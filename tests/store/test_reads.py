@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage, ToolMessage
 
-from streamlog import KeepLast, KeepNewerThan, LastN, OffsetOutOfRange, TokenBudget
-from streamlog._fold import Projection
+from langchain_streamlog import KeepLast, KeepNewerThan, LastN, OffsetOutOfRange, TokenBudget
+from langchain_streamlog._core.fold import Projection
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -164,7 +164,7 @@ def test_cold_read_of_a_long_session_uses_the_snapshot(backend):
         writer.append("s", [HumanMessage(str(i)) for i in range(start, start + 200)])
     first = backend.store(cache_size=0, snapshot_every=500)
     assert len(first.messages("s")) == 1200  # folds 1200 events, writes a snapshot
-    keys = first.ops.keyspace.session("s")
+    keys = first.keyspace.session("s")
     raw = backend.raw()
     assert raw.hget(keys.snap, "o").decode() == writer.last_offset("s")
     writer.append("s", [AIMessage("after")])
@@ -194,8 +194,8 @@ def test_snapshot_is_never_written_for_a_state_the_log_does_not_hold(backend):
     projection = store.read("s")
     store.delete("s")
     store.append("s", [HumanMessage("new life")])
-    keys = store.ops.keyspace.session("s")
-    store._drive(store.ops._snapshot(keys, projection))  # a late writer with the old state
+    keys = store.keyspace.session("s")
+    store.run(store.core._snapshot(keys, projection))  # a late writer with the old state
     assert backend.raw().hget(keys.snap, "o") is None
     assert [m.content for m in backend.store(cache_size=0).messages("s")] == ["new life"]
 
@@ -222,7 +222,7 @@ def test_ttl_covers_every_key_and_slides(backend):
     raw = backend.raw()
     store.append("s", [HumanMessage("x")], idempotency_key="k")
     store.messages("s")  # writes the snapshot with the log's TTL
-    keys = store.ops.keyspace.session("s")
+    keys = store.keyspace.session("s")
     ttls = [raw.pttl(k) for k in (keys.log, keys.snap, keys.idem)]
     assert all(99_000 < t <= 100_000 for t in ttls) and max(ttls) - min(ttls) < 1000
     for k in (keys.log, keys.snap, keys.idem):
@@ -235,7 +235,7 @@ def test_refresh_ttl_on_read_is_an_option(backend):
     raw = backend.raw()
     plain, refreshing = backend.store(ttl=100), backend.store(ttl=100, refresh_ttl_on_read=True)
     plain.append("s", [HumanMessage("x")])
-    keys = plain.ops.keyspace.session("s")
+    keys = plain.keyspace.session("s")
     raw.pexpire(keys.log, 5_000)
     plain.messages("s")
     assert raw.pttl(keys.log) <= 5_000
@@ -247,7 +247,7 @@ def test_a_half_expired_session_is_never_observed(backend):
     store = backend.store(snapshot_every=1)
     store.append("s", [HumanMessage("x")])
     store.messages("s")
-    keys = store.ops.keyspace.session("s")
+    keys = store.keyspace.session("s")
     backend.raw().delete(keys.log)  # as if the log expired a moment before its snapshot
     assert backend.store(cache_size=0).messages("s") == []
 
@@ -257,7 +257,7 @@ def test_retention_trims_only_below_the_snapshot_and_replay_says_so(backend):
     offsets = store.append("s", [HumanMessage(str(i)) for i in range(30)])
     expected = store.messages("s")  # folds 30 events: snapshot, then trim to the newest 5
     raw = backend.raw()
-    keys = store.ops.keyspace.session("s")
+    keys = store.keyspace.session("s")
     assert raw.xlen(keys.log) == 5
     more = store.append("s", [HumanMessage("30")])
     assert backend.store(cache_size=0).messages("s") == [*expected, HumanMessage("30")]
@@ -273,7 +273,7 @@ def test_retention_never_trims_above_the_snapshot(backend):
     store = backend.store(snapshot_every=1000, retention=KeepLast(1))
     store.append("s", [HumanMessage(str(i)) for i in range(20)])
     store.messages("s")  # 20 events < snapshot_every: no snapshot, so no trimming
-    assert backend.raw().xlen(store.ops.keyspace.session("s").log) == 20
+    assert backend.raw().xlen(store.keyspace.session("s").log) == 20
 
 
 def test_tail_yields_the_events_after_an_offset_and_closes(store):
@@ -293,6 +293,6 @@ def test_keep_newer_than_trims_old_events_but_never_above_the_snapshot(backend):
     while int(raw.time()[0]) * 1000 + int(raw.time()[1]) // 1000 <= int(offsets[-1].split("-")[0]) + 10:
         assert time.monotonic() < deadline  # the server clock moves on: a bounded poll
     assert len(store.messages("s")) == 10  # snapshot at offsets[-1], then trim everything older than 5 ms
-    keys = store.ops.keyspace.session("s")
+    keys = store.keyspace.session("s")
     assert [i.decode() for i, _ in raw.xrange(keys.log)] == offsets[-1:]
     assert len(backend.store(cache_size=0).messages("s")) == 10

@@ -27,7 +27,7 @@ from hypothesis.stateful import (
 )
 from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage
 
-from streamlog import AsyncStreamStore, ConflictError, LastN, StreamStore
+from langchain_streamlog import AsyncStreamStore, ConflictError, LastN, StreamStore
 from tests.conftest import real_server_names
 from tests.store.conftest import Blocking
 

@@ -14,7 +14,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from streamlog import (
+from langchain_streamlog import (
     ConfigError,
     ConflictError,
     HistoryCleared,
@@ -28,8 +28,8 @@ from streamlog import (
     StoreError,
     UnknownEventKind,
 )
-from streamlog._codec import decode
-from streamlog._fold import offset_key
+from langchain_streamlog._core.codec import decode
+from langchain_streamlog._core.fold import offset_key
 from tests.strategies import session_ids
 
 CONVERSATION = [
@@ -119,7 +119,7 @@ def test_idempotency_memory_is_bounded_but_keeps_the_recent_keys(backend):
     for i in range(6, 10):  # the last `memory` keys are always remembered
         assert store.append("s", [HumanMessage(str(i))], idempotency_key=f"k{i}") == offsets[f"k{i}"]
     assert len(store.events("s")) == 10
-    keys = store.ops.keyspace.session("s")
+    keys = store.keyspace.session("s")
     raw = backend.raw()
     assert raw.hlen(keys.idem) + raw.hlen(keys.idem_old) <= 8
 
@@ -188,7 +188,7 @@ def test_ttl_is_set_and_slides_on_every_append(backend):
     store = backend.store(ttl=100)
     raw = backend.raw()
     store.append("s", [HumanMessage("x")], idempotency_key="k")
-    keys = store.ops.keyspace.session("s")
+    keys = store.keyspace.session("s")
     assert 99_000 < raw.pttl(keys.log) <= 100_000
     assert 99_000 < raw.pttl(keys.idem) <= 100_000
     raw.pexpire(keys.log, 5_000)  # as if 95 s had passed
@@ -198,12 +198,12 @@ def test_ttl_is_set_and_slides_on_every_append(backend):
 
 def test_no_ttl_means_no_expiry(store, backend):
     store.append("s", [HumanMessage("x")])
-    assert backend.raw().pttl(store.ops.keyspace.session("s").log) == -1
+    assert backend.raw().pttl(store.keyspace.session("s").log) == -1
 
 
 def test_the_feed_carries_each_event_with_session_and_offset(store, backend):
     offsets = store.append("s", CONVERSATION[:2])
-    keys = store.ops.keyspace.session("s")
+    keys = store.keyspace.session("s")
     feed = backend.raw().xrange(keys.feed)
     assert [f[b"s"] for _, f in feed] == [b"s", b"s"]
     assert [i.decode() for i, _ in feed] == offsets  # the log offset is the feed entry's id
@@ -216,7 +216,7 @@ def test_delete_erases_every_key_and_leaves_a_tombstone(store, backend):
     store.append("s", [HumanMessage("x")], idempotency_key="k")
     store.append("other", [HumanMessage("keep")])
     assert store.delete("s") is True
-    keys = store.ops.keyspace.session("s")
+    keys = store.keyspace.session("s")
     raw = backend.raw()
     assert raw.exists(keys.log, keys.idem, keys.idem_old) == 0
     assert raw.zscore(keys.sessions, "s") is None
@@ -228,7 +228,7 @@ def test_delete_erases_every_key_and_leaves_a_tombstone(store, backend):
 
 def test_unknown_event_kind_in_the_log_is_an_error(store, backend):
     store.append("s", [HumanMessage("x")])
-    log = store.ops.keyspace.session("s").log
+    log = store.keyspace.session("s").log
     backend.raw().xadd(log, {"e": msgspec.msgpack.encode({"kind": "summarized", "text": "..."})})
     with pytest.raises(UnknownEventKind):
         store.messages("s")
@@ -255,7 +255,7 @@ def test_partition_count_mismatch_fails_before_writing(backend):
     with pytest.raises(PartitionMismatch) as info:
         wrong.append("t", [HumanMessage("y")])
     assert (info.value.configured, info.value.recorded) == (8, 16)
-    assert raw.exists(wrong.ops.keyspace.session("t").log) == 0
+    assert raw.exists(wrong.keyspace.session("t").log) == 0
     assert {k: raw.dump(k) for k in raw.scan_iter(match=backend.prefix + ":*")} == before  # nothing written
 
 
@@ -285,7 +285,7 @@ def test_offsets_are_never_reused_by_a_recreated_session(store):
 def test_a_feed_behind_its_log_fails_the_append_and_writes_nothing(store, backend):
 
     store.append("s", [HumanMessage("x")])
-    keys = store.ops.keyspace.session("s")
+    keys = store.keyspace.session("s")
     raw = backend.raw()
     raw.xadd(keys.log, {"e": b"\x81\xa4kind\xa5clear"}, id="99999999999999-0")  # a log ahead of its feed
     before = (raw.xlen(keys.log), raw.xlen(keys.feed))
@@ -301,7 +301,7 @@ def test_an_unreachable_server_is_store_unavailable():
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    from streamlog import StoreUnavailable, StreamStore
+    from langchain_streamlog import StoreUnavailable, StreamStore
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -313,7 +313,7 @@ def test_an_unreachable_server_is_store_unavailable():
 
 
 def test_durable_append_without_enough_replicas_is_written_and_says_so(backend):
-    from streamlog import NotReplicated
+    from langchain_streamlog import NotReplicated
 
     store = backend.store(wait_replicas=1, wait_timeout=0.05)
     if backend.name == "fakeredis":  # fakeredis has no WAIT: durable appends need a real server
@@ -333,9 +333,9 @@ def test_durable_append_without_enough_replicas_is_written_and_says_so(backend):
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "newer-schema"])
 def test_a_damaged_event_in_the_log_is_a_decode_error_and_harms_no_other_session(backend, damage):
-    from streamlog import DecodeError
-    from streamlog._codec import encode
-    from streamlog._events import MessagesAppended
+    from langchain_streamlog import DecodeError
+    from langchain_streamlog._core.codec import encode
+    from langchain_streamlog._core.events import MessagesAppended
 
     store = backend.store(cache_size=0)
     store.append("s", [HumanMessage("fine")])
@@ -347,7 +347,7 @@ def test_a_damaged_event_in_the_log_is_a_decode_error_and_harms_no_other_session
         "empty": b"",
         "newer-schema": msgspec.msgpack.encode({"kind": "append", "v": 99, "messages": []}),
     }[damage]
-    backend.raw().xadd(store.ops.keyspace.session("s").log, {"e": payload})
+    backend.raw().xadd(store.keyspace.session("s").log, {"e": payload})
     with pytest.raises(DecodeError):
         store.messages("s")
     with pytest.raises(DecodeError):

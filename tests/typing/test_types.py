@@ -11,7 +11,7 @@ mypy_api = pytest.importorskip("mypy.api")
 
 SNIPPET = textwrap.dedent(
     """
-    from streamlog import AsyncStreamStore, RedisStreamChatMessageHistory, StreamStore
+    from langchain_streamlog import AsyncStreamStore, RedisStreamChatMessageHistory, StreamStore
 
     def check(s: StreamStore, a: AsyncStreamStore, h: RedisStreamChatMessageHistory) -> None:
         reveal_type(s.append("x", []))
@@ -41,12 +41,12 @@ def test_sync_and_async_shells_are_typed(tmp_path):
     assert last == "str | None"
     assert tail.startswith("typing.Iterator[tuple[str,") and atail.startswith("typing.AsyncIterator[")
     assert "Awaitable" not in sync_append + messages + last + tail
-    assert events.startswith("list[tuple[str, streamlog._events.MessagesAppended |")
+    assert events.startswith("list[tuple[str, langchain_streamlog._core.events.MessagesAppended |")
     assert history_messages == messages
     assert "error:" not in out, out
 
 
 def test_the_package_passes_mypy_strict():
     root = __import__("pathlib").Path(__file__).parents[2]
-    out, err, status = mypy_api.run(["--config-file", str(root / "pyproject.toml"), str(root / "streamlog")])
+    out, err, status = mypy_api.run(["--config-file", str(root / "pyproject.toml"), str(root / "langchain_streamlog")])
     assert status == 0, out + err

@@ -1,0 +1,53 @@
+-- KEYS: log, feed, sessions, idem, idem_old, snap
+-- ARGV: session id, ttl ms ("0" = none), expected last offset ("" = any),
+-- idempotency key ("" = none), idempotency memory size, payload...
+-- Reply: {"ok", id...} | {"dup", "id,id,..."} | {"conflict", actual last offset}
+-- | {"error", text} (the feed is behind the log; nothing was written)
+local log, feed, sessions, idem, idem_old = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local sid, ttl, expected, ikey = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+if ikey ~= '' then
+  local seen = redis.call('HGET', idem, ikey) or redis.call('HGET', idem_old, ikey)
+  if seen then return {'dup', seen} end
+end
+if expected ~= '' then
+  local top = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
+  local actual = '0-0'
+  if top[1] then actual = top[1][1] end
+  if actual ~= expected then return {'conflict', actual} end
+end
+-- Offsets are drawn from the partition feed's id sequence, which never goes back
+-- and never reuses an id (a trimmed stream keeps its last id): the feed entry and
+-- the log entry share one id, and no later incarnation of a deleted session can
+-- ever hold an offset an earlier one had, which is what lets a cache or snapshot
+-- tell a session from its successor by offset alone.
+local reply = {'ok'}
+for i = 6, #ARGV do
+  local id = redis.call('XADD', feed, '*', 's', sid, 'e', ARGV[i])
+  local added = redis.pcall('XADD', log, id, 'e', ARGV[i])
+  if type(added) == 'table' and added.err then
+    -- Only possible if the feed key was deleted and recreated behind the log:
+    -- undo this call's entries so nothing of it stays written.
+    redis.call('XDEL', feed, id)
+    for j = 2, #reply do
+      redis.call('XDEL', feed, reply[j])
+      redis.call('XDEL', log, reply[j])
+    end
+    return {'error', tostring(added.err)}
+  end
+  reply[#reply + 1] = id
+end
+redis.call('ZADD', sessions, string.match(reply[#reply], '^%d+'), sid)
+if ikey ~= '' then
+  redis.call('HSET', idem, ikey, table.concat(reply, ',', 2))
+  if redis.call('HLEN', idem) >= tonumber(ARGV[5]) then
+    redis.call('RENAME', idem, idem_old)
+  end
+end
+if ttl > 0 then
+  -- Every key of the session gets the same deadline, so none outlives another.
+  redis.call('PEXPIRE', log, ttl)
+  redis.call('PEXPIRE', idem, ttl)
+  redis.call('PEXPIRE', idem_old, ttl)
+  redis.call('PEXPIRE', KEYS[6], ttl)
+end
+return reply

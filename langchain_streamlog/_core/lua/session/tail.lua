@@ -1,0 +1,7 @@
+-- A cached read: what came after the cached offset, if the log still holds that
+-- offset. If it does not, the session was deleted, expired or trimmed since: a miss.
+-- ARGV: cached offset, ttl ms | Reply: {"miss"} | {"ok", entries}
+--! include lib/touch.lua
+touch(tonumber(ARGV[2]))
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return {'miss'} end
+return {'ok', redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+')}

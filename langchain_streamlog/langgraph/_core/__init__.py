@@ -1,0 +1,1 @@
+"""The checkpointer's IO-free core: key names, encodings, flows, and its Lua scripts."""
