@@ -37,7 +37,8 @@ from ._core.fold import Entry, Projection
 from ._core.groups import Delivery
 from ._core.keys import Keyspace
 from ._core.retention import KeepLast, KeepNewerThan
-from ._core.trim import LastN, TokenBudget, TrimPolicy
+from ._core.settings import StoreSettings
+from ._core.trim import LastN, TokenBudget, TrimPolicy, WindowedPolicy
 from ._history import RedisStreamChatMessageHistory, Streamlog
 from ._store import AsyncStreamStore, StreamStore
 from ._workers.archiver import Archiver
@@ -76,6 +77,7 @@ __all__ = [
     "SearchIndex",
     "SessionDeleted",
     "StoreError",
+    "StoreSettings",
     "StoreUnavailable",
     "StreamStore",
     "Streamlog",
@@ -85,6 +87,7 @@ __all__ = [
     "UnknownEventKind",
     "UnsupportedSchema",
     "UnsupportedServer",
+    "WindowedPolicy",
     "Worker",
 ]
 

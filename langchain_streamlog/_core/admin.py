@@ -1,4 +1,5 @@
-"""The operator's reads, IO-free: which sessions are active, and what a deployment holds.
+"""The operator's side, IO-free: which sessions are active, what a deployment holds, and
+erasing a whole deployment.
 
 Rule: sessions are found through each partition's session index (a sorted set of
 session id -> last activity in ms, kept by every append), never by ``KEYS`` or a
@@ -15,7 +16,7 @@ from .groups import group_stats
 from .keys import Keyspace
 from .plans import Flow, Plan, scored, text
 
-__all__ = ["SessionRow", "Stats", "recent_sessions", "stats"]
+__all__ = ["SessionRow", "Stats", "drop_deployment", "recent_sessions", "stats"]
 
 _PAGE = 500
 
@@ -89,3 +90,37 @@ def stats(keyspace: Keyspace) -> Flow[Stats]:
 
 def _int_or_zero(reply: Any) -> int:
     return int(reply) if reply is not None else 0
+
+
+def drop_deployment(keyspace: Keyspace, *, page: int = _PAGE) -> Flow[int]:
+    """Erase every key of the deployment (irreversible); returns how many keys were deleted.
+
+    Per partition, in its slot: every session the index lists (log, snapshot, idempotency
+    hashes) and every LangGraph thread the thread index lists, a page at a time; then the
+    feed (its consumer groups go with it), the dead letters and the indexes. Then each
+    group's membership key and the config. No tombstones are written: nothing is left to
+    read them. Keys are found through the indexes, never by a scan.
+    """
+    deleted = 0
+    groups: set[str] = set()
+    for p in range(keyspace.partitions):
+        index = keyspace.sessions(p)
+        while members := (yield Plan((b"ZRANGE", index, 0, page - 1), list)):
+            keys = [k for m in members for k in keyspace.session(text(m))[1:5]]
+            deleted += yield Plan((b"DEL", *keys), int)
+            yield Plan((b"ZREM", index, *members), int)
+        threads = keyspace.checkpoint_threads(p)
+        while members := (yield Plan((b"ZRANGE", threads, 0, page - 1), list)):
+            keys = [k for m in members for k in keyspace.thread(text(m))[1:6]]
+            deleted += yield Plan((b"DEL", *keys), int)
+            yield Plan((b"ZREM", threads, *members), int)
+        feed = keyspace.feed(p)
+        if (yield Plan((b"EXISTS", feed), int)):
+            for info in (yield Plan((b"XINFO", "GROUPS", feed), list)):
+                values = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=True))
+                groups.add(text({text(k): v for k, v in values.items()}["name"]))
+        deleted += yield Plan((b"DEL", feed, keyspace.dead(p), keyspace.checkpoint_runs(p)), int)
+    for group in sorted(groups):
+        deleted += yield Plan((b"DEL", keyspace.members(group)), int)
+    deleted += yield Plan((b"DEL", keyspace.config()), int)
+    return int(deleted)

@@ -52,5 +52,9 @@ class ProjectionCache:
         with self._lock:
             self._items.pop(session_id, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def __len__(self) -> int:
         return len(self._items)

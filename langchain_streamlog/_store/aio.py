@@ -10,6 +10,7 @@ import redis.asyncio
 import redis.asyncio.cluster
 from redis.exceptions import NoScriptError
 
+from .._core.admin import drop_deployment
 from .._core.errors import StoreError
 from .._core.events import AnyEvent
 from .._core.fold import Projection
@@ -179,3 +180,8 @@ class AsyncStreamStore(Shell):
 
     async def delete(self, session_id: str) -> bool:
         return await self.run(self.core.delete(session_id))
+
+    async def drop_deployment(self) -> int:
+        result = await self.run(drop_deployment(self.keyspace))
+        self.core.cache.clear()
+        return result

@@ -20,7 +20,7 @@ import redis.retry
 from .._core.errors import ConfigError
 from .shared import accepted_kwargs, is_cluster_client
 
-__all__ = ["convert_retry", "twin"]
+__all__ = ["check_twin", "convert_retry", "twin"]
 
 _RETRY = {True: redis.asyncio.retry.Retry, False: redis.retry.Retry}
 
@@ -44,18 +44,29 @@ def convert_retry(retry: Any, to_async: bool) -> Any:
     return converted
 
 
+def _settings_of(client: Any) -> dict[str, Any]:
+    if is_cluster_client(client):
+        return dict(getattr(client, "connection_kwargs", None) or client.nodes_manager.connection_kwargs)
+    return dict(client.connection_pool.connection_kwargs)
+
+
+def check_twin(client: Any, to_async: bool) -> None:
+    """Raise `ConfigError` now if `twin` could not carry ``client``'s settings over later."""
+    convert_retry(_settings_of(client).get("retry"), to_async)
+
+
 def twin(client: Any, to_async: bool) -> Any:
     """A new client of the other flavour (sync/asyncio) to the same server(s), same settings."""
     if is_cluster_client(client):
         target: Any = redis.asyncio.cluster.RedisCluster if to_async else redis.cluster.RedisCluster
         manager = client.nodes_manager
-        kwargs = dict(getattr(client, "connection_kwargs", None) or manager.connection_kwargs)
+        kwargs = _settings_of(client)
         node = next(iter(manager.startup_nodes.values()))
         kwargs["host"], kwargs["port"] = node.host, node.port
     else:
         target = redis.asyncio.Redis if to_async else redis.Redis
         pool = client.connection_pool
-        kwargs = dict(pool.connection_kwargs)
+        kwargs = _settings_of(client)
         if "ssl" in pool.connection_class.__name__.lower():
             kwargs["ssl"] = True
         if "path" in kwargs:

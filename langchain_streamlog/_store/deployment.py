@@ -18,7 +18,7 @@ from .._core.errors import ConfigError
 from .._core.keys import Keyspace
 from .._core.settings import StoreSettings
 from .aio import AsyncStreamStore
-from .clients import twin
+from .clients import check_twin, twin
 from .sync import StreamStore
 
 if TYPE_CHECKING:
@@ -56,6 +56,8 @@ class Streamlog:
         self.settings = StoreSettings.of(settings)  # validates every setting now
         self.keyspace: Keyspace = self.settings.keyspace
         self._url, self._cluster = url, cluster
+        if (client is None) != (async_client is None):  # one flavour is made from the other
+            check_twin(client if client is not None else async_client, to_async=client is not None)
         self._sync = StreamStore(client, self.settings) if client is not None else None
         self._given_async = async_client
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncStreamStore] = (

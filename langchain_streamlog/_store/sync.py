@@ -10,6 +10,7 @@ import redis
 import redis.cluster
 from redis.exceptions import NoScriptError
 
+from .._core.admin import drop_deployment
 from .._core.errors import StoreError
 from .._core.events import AnyEvent
 from .._core.fold import Projection
@@ -31,6 +32,8 @@ class StreamStore(Shell):
 
     Args:
         client: the redis-py client; the store never closes a client it was given.
+        settings: a `StoreSettings` holding the settings below (keywords given
+            beside it override its values); every setting is validated once, there.
         key_prefix: first component of every key (no braces).
         partitions: partition count, fixed per deployment and recorded in Redis.
         ttl: seconds of inactivity after which a session's keys expire (sliding:
@@ -47,8 +50,9 @@ class StreamStore(Shell):
         feed_max_len, feed_max_age: a partition feed that no consumer group reads keeps
             at most this many events (default 10,000) and/or events younger than this
             many seconds (0: no bound); feeds that groups read are trimmed only below
-            what every group is done with. Checked every ``feed_trim_every`` appends
-            of this store (0: never; workers and `trim_feeds` trim too).
+            what every group is done with.
+        feed_trim_every: the bounds above are checked every this many appends of this
+            store (default 1,000; 0: never; workers and `trim_feeds` trim too).
         wait_replicas, wait_timeout: durable appends: after each append, wait (``WAIT``,
             on the same connection to the session's master) until this many replicas
             have it, at most ``wait_timeout`` seconds; fewer raises
@@ -195,3 +199,14 @@ class StreamStore(Shell):
     def delete(self, session_id: str) -> bool:
         """Erase every key of the session (hard delete) and tell workers; True if it existed."""
         return self.run(self.core.delete(session_id))
+
+    def drop_deployment(self) -> int:
+        """Erase every key of this deployment (every session, thread, feed, group, the config).
+
+        An operator's irreversible reset (the demo cleans up with it); sessions and threads
+        are found through the partitions' indexes, one slot per command. Returns the number
+        of keys deleted. Workers should be stopped first: a running one recreates its group.
+        """
+        result = self.run(drop_deployment(self.keyspace))
+        self.core.cache.clear()
+        return result

@@ -150,7 +150,7 @@ def test_a_bad_url_is_a_one_line_error():
 
 
 def test_time_is_read_from_the_offset():
-    from langchain_streamlog._cli import offset_datetime
+    from langchain_streamlog._cli.common import offset_datetime
 
     assert offset_datetime("0-0") == "1970-01-01 00:00:00.000"
     assert offset_datetime(f"{int(time.time() * 1000)}-3").startswith(time.strftime("%Y-", time.gmtime()))

@@ -355,3 +355,29 @@ def test_a_damaged_event_in_the_log_is_a_decode_error_and_harms_no_other_session
     assert [m.content for m in store.messages("other")] == ["untouched"]
     (first,) = store.events("s", count=1)  # the events before the damaged one still read
     assert first[1].messages[0]["content"] == "fine"
+
+
+def test_drop_deployment_erases_every_key_under_the_prefix_and_nothing_else(store, backend):
+    from langchain_streamlog._core.groups import GroupCore
+
+    raw = backend.raw()
+    raw.set("someone:else", "keep me")
+    for sid in ("a", "b{x}", "c:log:d"):
+        store.append(sid, [HumanMessage("hi"), HumanMessage("there")], idempotency_key="k")
+    store.clear("a")
+    store.read("b{x}")  # a cached projection too
+    group = GroupCore(store.keyspace, "indexer", "w1", None)
+    store.run(group.ensure_groups())
+    store.run(group.heartbeat(0.0))  # the group's membership key
+    prefix = store.keyspace.config().removesuffix(b"config")
+    assert len(list(raw.scan_iter(match=prefix + b"*"))) >= 5
+    assert store.drop_deployment() >= 5
+    assert list(raw.scan_iter(match=prefix + b"*")) == []
+    space = store.keyspace
+    named = [k for sid in ("a", "b{x}", "c:log:d") for k in space.session(sid)[1:]]
+    named += [k for p in range(space.partitions) for k in (space.feed(p), space.dead(p), space.sessions(p))]
+    named += [space.members("indexer"), space.config()]
+    assert sum(raw.exists(k) for k in set(named)) == 0  # by name too, whatever the scan reaches
+    assert raw.get("someone:else") == b"keep me"
+    assert store.messages("b{x}") == [] and store.last_offset("a") is None  # no stale cache
+    assert store.drop_deployment() == 0

@@ -12,8 +12,14 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from langchain_streamlog import testing as _server
-from langchain_streamlog.testing import LocalServer, ServerBinary, default_server, find_servers
+from langchain_streamlog.testing import (
+    LocalServer,
+    ServerBinary,
+    _binaries,
+    _server,
+    default_server,
+    find_servers,
+)
 
 NO_RETRY = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 2}
 
@@ -80,7 +86,7 @@ def test_old_servers_are_listed_with_their_version(monkeypatch, tmp_path):
 def test_no_server_at_all_says_how_to_get_one(monkeypatch, tmp_path):
     monkeypatch.delenv("STREAMLOG_REDIS_SERVER", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(_server, "_wheel_binary", lambda package, name: None)
+    monkeypatch.setattr(_binaries, "_wheel_binary", lambda package, name: None)  # where find_servers looks
     assert find_servers() == []
     with pytest.raises(RuntimeError, match=r"streamlog\[server\].*STREAMLOG_REDIS_SERVER.*--url"):
         default_server()
