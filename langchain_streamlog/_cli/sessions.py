@@ -156,7 +156,7 @@ def checkpoints(
         from ..langgraph._savers import StreamlogSaver
     except ImportError as exc:
         raise click.ClickException(
-            f"needs the langgraph extra: pip install 'streamlog[langgraph]' ({exc})"
+            f"needs the langgraph extra: pip install 'langchain-streamlog[langgraph]' ({exc})"
         ) from exc
     config: Any = {"configurable": {"thread_id": thread, "checkpoint_ns": ns}}
     with open_store(url, prefix, partitions) as store:

@@ -48,7 +48,7 @@ class Event(msgspec.Struct, tag_field="kind", frozen=True, kw_only=True, omit_de
 class MessagesAppended(Event, tag="append", frozen=True):
     """Messages were added to the session, in this order.
 
-    Each message is a record made by `streamlog._records.to_record`: the
+    Each message is a record made by `records.to_record`: the
     message's type plus its non-default fields. streamlog writes one message per
     event so every message has its own offset; a reader accepts any number.
     """

@@ -59,7 +59,7 @@ def _materialize(chosen: Sequence[Entry]) -> list[BaseMessage]:
 
 
 class Reads:
-    """The read half of `Ops` (settings live there)."""
+    """The read half of `StoreCore` (its settings live there)."""
 
     keyspace: Keyspace
     trim: TrimPolicy | None

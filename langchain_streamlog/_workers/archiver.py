@@ -45,7 +45,7 @@ class Archiver:
         try:
             import fsspec
         except ImportError as exc:  # an optional extra
-            raise ImportError("the archiver needs fsspec: pip install 'streamlog[archive]'") from exc
+            raise ImportError("the archiver needs fsspec: pip install 'langchain-streamlog[archive]'") from exc
 
         self.fs, self.root = fsspec.core.url_to_fs(target, **storage_options)
         self.root = self.root.rstrip("/")

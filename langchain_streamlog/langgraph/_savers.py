@@ -1,9 +1,9 @@
 """LangGraph checkpointers on streamlog's engine: ``StreamlogSaver`` and ``AsyncStreamlogSaver``.
 
 Rule: everything a checkpointer does is built once, IO-free, in :class:`CheckpointCore`
-as flows of :class:`~streamlog._plans.Plan` (the same machinery as the chat history);
-the two savers only drive those flows through a :class:`~streamlog.StreamStore` or an
-:class:`~streamlog.AsyncStreamStore` (their ``_drive``), so no logic exists twice for
+as flows of `Plan` (the same machinery as the chat history);
+the two savers only drive those flows through a `StreamStore` or an
+`AsyncStreamStore` (their public ``run``), so no logic exists twice for
 sync and async, and the first-use checks (server, partition count) are the store's.
 
 Storage, per thread, in the thread's partition slot (see docs/langgraph.md and the
@@ -216,8 +216,8 @@ class StreamlogSaver(_Saver):
     """A LangGraph checkpointer on a synchronous redis-py client (or cluster client).
 
     Args:
-        client_or_store: a ``redis.Redis`` / ``RedisCluster``, a :class:`~streamlog.StreamStore`,
-            or a :class:`~streamlog.Streamlog` (its store is used).
+        client_or_store: a ``redis.Redis`` / ``RedisCluster``, a `StreamStore`,
+            or a `Streamlog` (its store is used).
         key_prefix: first component of every key (default ``"streamlog"``, or the store's).
         partitions: the deployment's partition count (default 16, or the store's).
         ttl: seconds after a thread's last write when all its keys expire (every
@@ -280,8 +280,8 @@ class AsyncStreamlogSaver(_Saver):
     """A LangGraph checkpointer on an asyncio redis-py client (or asyncio cluster client).
 
     Same arguments as :class:`StreamlogSaver`; ``client_or_store`` is a
-    ``redis.asyncio.Redis`` / asyncio ``RedisCluster``, an :class:`~streamlog.AsyncStreamStore`,
-    or a :class:`~streamlog.Streamlog` (its asyncio store for the running loop is used).
+    ``redis.asyncio.Redis`` / asyncio ``RedisCluster``, an `AsyncStreamStore`,
+    or a `Streamlog` (its asyncio store for the running loop is used).
 
     The sync methods work only from another thread while the saver's event loop runs
     (LangGraph's sync ``graph.get_state`` in a worker thread, say); on the loop's own

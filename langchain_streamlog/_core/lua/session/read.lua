@@ -1,6 +1,7 @@
 -- A full read: the latest snapshot and the log after it, in one atomic step, so the
 -- two always describe one state. A snapshot without its log (a half-expired
 -- session) is never returned.
+-- KEYS: log, snap, idem, idem_old (the session's; see lib/touch.lua)
 -- ARGV: ttl ms | Reply: {"empty"} | {"ok", snapshot offset or "", snapshot or "", entries}
 --! include lib/touch.lua
 touch(tonumber(ARGV[1]))

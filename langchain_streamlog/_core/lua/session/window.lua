@@ -1,4 +1,5 @@
 -- A page of a windowed read, newest first.
+-- KEYS: log, snap, idem, idem_old (the session's; see lib/touch.lua)
 -- ARGV: end ("+" or "(<offset>"), count, ttl ms | Reply: entries
 --! include lib/touch.lua
 touch(tonumber(ARGV[3]))

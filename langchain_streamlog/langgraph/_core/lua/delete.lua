@@ -1,4 +1,5 @@
 -- Erase a thread: every key of it, and its entries in the partition's indexes.
+-- KEYS: the thread's seven keys (see lib.lua)
 -- ARGV: thread | Reply: keys deleted
 --! include lib.lua
 forget(ARGV[1])

@@ -1,5 +1,7 @@
--- Everything of a thread, as one consistent copy: {entries, {blob name, value, ...},
--- {write key, value, ...}}: the blobs its checkpoints refer to, and every pending write.
+-- Everything of a thread, as one consistent copy: the blobs its checkpoints refer to,
+-- and every pending write.
+-- KEYS: the thread's seven keys (see lib.lua) | ARGV: none
+-- Reply: {entries, {blob name, value, ...}, {write key, value, ...}}
 --! include lib.lua
 local entries, names, seen = redis.call('XRANGE', KEYS[1], '-', '+'), {}, {}
 for _, entry in ipairs(entries) do

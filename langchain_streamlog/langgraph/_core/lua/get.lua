@@ -1,4 +1,5 @@
 -- One checkpoint with its values and pending writes: by id, or the namespace's newest.
+-- KEYS: the thread's seven keys (see lib.lua)
 -- ARGV: ns, checkpoint id ("" = newest) | Reply: {} (none) | a loaded entry (see loaded)
 --! include lib.lua
 local key = '@' .. ARGV[1]

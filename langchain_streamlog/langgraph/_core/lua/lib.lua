@@ -1,4 +1,4 @@
--- -- LangGraph checkpoints (streamlog._checkpoint; see docs/langgraph.md) -------
+-- -- LangGraph checkpoints (langchain_streamlog.langgraph; see docs/langgraph.md) -------
 --
 -- Every checkpoint script takes one thread's keys, in the order of Keyspace.thread:
 -- KEYS: checkpoints (stream), blobs (hash), writes (hash), write keys (sorted set),

@@ -1,6 +1,7 @@
 -- A page of checkpoints, newest first, from ``start`` down, of one namespace or all.
 -- Stops after ``want`` checkpoints or ``budget`` entries read. With ``before`` (a
 -- checkpoint id of the namespace) and start "+", it starts just below that checkpoint.
+-- KEYS: the thread's seven keys (see lib.lua)
 -- ARGV: "1" one namespace | "0" all, ns, start ("+", an id, or "(" id), want, budget,
 -- before ("" = none)
 -- Reply: {next start ("" = the end), {loaded entry, ...}}

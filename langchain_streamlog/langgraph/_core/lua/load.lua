@@ -1,5 +1,6 @@
 -- Write a dumped thread into an empty thread, keeping its stream ids (so offsets and
 -- order carry over). Refused, writing nothing, if the target holds a checkpoint.
+-- KEYS: the thread's seven keys (see lib.lua)
 -- ARGV: thread, ttl ms, entry count, then per entry: id, field count, fields...;
 -- blob pair count, blob name, value, ...; then write key, value, ...
 -- Reply: {"ok", entries written} | {"exists", the target's last stream id}

@@ -1,6 +1,7 @@
 -- Store a checkpoint: the entry, the blobs of the channels in new_versions, the
 -- index, the run index and the TTL, atomically. A checkpoint id stored again
 -- replaces its entry (the new one is appended; pending writes stay).
+-- KEYS: the thread's seven keys (see lib.lua)
 -- ARGV: thread, ns, checkpoint id, parent id, checkpoint, metadata, versions, run id
 -- ("" = none), ttl ms ("0" = none), then blob name, blob value, ...
 -- Reply: {"ok", stream id}

@@ -2,6 +2,7 @@
 -- referred to that no remaining checkpoint refers to: mode "latest" keeps each namespace's newest
 -- checkpoint, mode "runs" deletes the checkpoints of the given runs. Namespace heads
 -- and the run index follow; a thread left with no checkpoint is erased.
+-- KEYS: the thread's seven keys (see lib.lua)
 -- ARGV: thread, mode, run id... | Reply: checkpoints deleted
 --! include lib.lua
 local tid, mode, doomed = ARGV[1], ARGV[2], {}

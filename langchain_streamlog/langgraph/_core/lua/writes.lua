@@ -1,5 +1,6 @@
 -- Store pending writes. A write whose key is stored already is kept, unless it is
 -- marked to replace (LangGraph's special channels: errors, interrupts, ...).
+-- KEYS: the thread's seven keys (see lib.lua)
 -- ARGV: thread, ttl ms, then write key, value, "1" to replace | "0", ... | Reply: 1
 --! include lib.lua
 local ttl = tonumber(ARGV[2])
