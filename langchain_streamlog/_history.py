@@ -10,15 +10,12 @@ import secrets
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-import redis
-import redis.asyncio
-import redis.asyncio.cluster
-import redis.cluster
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage
 
 from ._core.errors import ConfigError
 from ._core.events import AnyEvent
+from ._core.trim import TrimPolicy
 from ._store.deployment import Streamlog
 
 __all__ = ["RedisStreamChatMessageHistory", "Streamlog", "new_idempotency_key"]
@@ -35,8 +32,11 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
     Drop-in for langchain-redis's ``RedisChatMessageHistory``: the same
     ``session_id``, ``redis_url``, ``key_prefix``, ``ttl`` (seconds, sliding) and
     ``redis_client`` arguments, in the same order. ``index_name`` is accepted and
-    ignored (no search module is needed); other keywords go to
-    ``redis.Redis.from_url``. langchain-community's ``url=`` is accepted too.
+    ignored (no search module is needed). Other keywords are store settings
+    (``max_message_bytes``, ``idempotency_memory``, ...) or connection settings
+    (``max_connections``, ``socket_timeout``, ...; as langchain-redis passes its keywords
+    to redis-py); an unknown one is a `ConfigError`. langchain-community's ``url=`` is
+    accepted too.
 
     Args:
         session_id: any non-empty text up to 512 UTF-8 bytes.
@@ -58,35 +58,30 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
         redis_client: Any = None,
         *,
         store: Streamlog | None = None,
-        trim: Any = None,
+        trim: TrimPolicy | None = None,
         partitions: int | None = None,
         idempotent: bool = True,
         url: str | None = None,
         async_redis_client: Any = None,
-        **redis_kwargs: Any,
+        **settings: Any,
     ) -> None:
         del index_name  # langchain-redis's search index; streamlog needs none
         redis_url = redis_url or url
         if store is not None:
-            if redis_url or redis_client or async_redis_client or redis_kwargs:
-                raise ConfigError("give either store= or connection arguments, not both")
+            if redis_url or redis_client or async_redis_client or settings:
+                raise ConfigError("give either store= or connection arguments and settings, not both")
             if key_prefix is not None or ttl is not None or trim is not None or partitions is not None:
                 raise ConfigError("with store=, settings come from the store")
         else:
-            settings: dict[str, Any] = {"ttl": ttl, "trim": trim}
+            settings = {**settings, "ttl": ttl, "trim": trim}
             if key_prefix is not None:
                 settings["key_prefix"] = key_prefix
             if partitions is not None:
                 settings["partitions"] = partitions
             if redis_client is not None or async_redis_client is not None:
                 store = Streamlog(redis_client, async_client=async_redis_client, **settings)
-            else:
-                url_ = redis_url or "redis://localhost:6379/0"
-                if redis_kwargs:  # connection options for redis.Redis.from_url, as langchain-redis
-                    store = Streamlog(redis.Redis.from_url(url_, **redis_kwargs), **settings)
-                    store.store.owns_client()
-                else:
-                    store = Streamlog.from_url(url_, **settings)
+            else:  # store settings and connection settings (as langchain-redis's redis kwargs)
+                store = Streamlog.from_url(redis_url or "redis://localhost:6379/0", **settings)
         store.keyspace.session(session_id)  # validate the id now, not at first use
         self.session_id = session_id
         self.streamlog = store

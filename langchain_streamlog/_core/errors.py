@@ -18,6 +18,7 @@ The tree::
     ├── OffsetOutOfRange            (also a ValueError) an offset that is malformed or not held
     └── StoreError                  Redis failed or answered unexpectedly
         ├── StoreUnavailable        the connection failed or timed out
+        │   └── PoolExhausted       no connection of the pool became free in time: nothing was sent
         └── NotReplicated           a durable append was written, but too few replicas confirmed it
 """
 
@@ -32,6 +33,7 @@ __all__ = [
     "NotReplicated",
     "OffsetOutOfRange",
     "PartitionMismatch",
+    "PoolExhausted",
     "StoreError",
     "StoreUnavailable",
     "StreamlogError",
@@ -132,6 +134,25 @@ class StoreError(StreamlogError):
 
 class StoreUnavailable(StoreError):
     """The connection to Redis failed or timed out; the operation's outcome is unknown."""
+
+
+class PoolExhausted(StoreUnavailable):
+    """Every connection of the client's pool stayed busy for as long as a call may wait.
+
+    The command was never sent, so nothing was written: retrying is always safe.
+    ``max_connections`` is the pool's size and ``timeout`` the wait in seconds (None:
+    the pool does not wait, as redis-py's default ``ConnectionPool``).
+    """
+
+    def __init__(self, max_connections: int | None, timeout: float | None, detail: str) -> None:
+        self.max_connections = max_connections
+        self.timeout = timeout
+        size = f"all {max_connections} connections" if max_connections else "every connection"
+        waited = f"stayed busy for {timeout:g} s" if timeout else "were busy and the pool does not wait"
+        super().__init__(
+            f"the connection pool is exhausted: {size} {waited} ({detail}); nothing was sent. "
+            "Raise max_connections or pool_timeout, or lower the number of calls in flight"
+        )
 
 
 class NotReplicated(StoreError):

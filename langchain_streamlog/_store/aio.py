@@ -18,6 +18,7 @@ from .._core.groups import trim_feeds
 from .._core.plans import Flow, Plan, adrive, check_offset, single
 from .._core.settings import StoreSettings
 from .._core.trim import TrimPolicy
+from .connections import client_for_url, split_settings
 from .shared import Shell, _command, _settle_waiting, accepted_kwargs, map_exceptions
 
 if TYPE_CHECKING:
@@ -41,9 +42,15 @@ class AsyncStreamStore(Shell):
 
     @classmethod
     def from_url(cls, url: str, *, cluster: bool = False, **settings: Any) -> AsyncStreamStore:
-        """A store over a new client for ``url`` (a ``RedisCluster`` if ``cluster``)."""
-        factory = redis.asyncio.cluster.RedisCluster if cluster else redis.asyncio.Redis
-        store = cls(factory.from_url(url), **settings)
+        """A store over a new client for ``url`` (a ``RedisCluster`` if ``cluster``); `aclose` closes it.
+
+        ``settings`` are store settings and connection settings (``max_connections``,
+        ``pool_timeout``, ``socket_timeout``, ``retry``, TLS options, ...): see
+        docs/connections.md. A standalone client waits for a free connection (a blocking
+        pool of 100, 20 s) instead of failing when many calls are in flight.
+        """
+        store_settings, connection = split_settings(settings)
+        store = cls(client_for_url(url, to_async=True, cluster=cluster, **connection), store_settings)
         store.owns_client()
         return store
 
@@ -116,7 +123,7 @@ class AsyncStreamStore(Shell):
             def step(item: Any) -> Awaitable[Any]:
                 return plans(item) if isinstance(item, Plan) else other(item)
 
-        with map_exceptions():
+        with map_exceptions(self.client):
             return await adrive(flow, step)
 
     async def append(

@@ -16,9 +16,9 @@ import redis.asyncio.cluster
 
 from .._core.errors import ConfigError
 from .._core.keys import Keyspace
-from .._core.settings import StoreSettings
 from .aio import AsyncStreamStore
 from .clients import check_twin, twin
+from .connections import client_for_url, split_settings
 from .sync import StreamStore
 
 if TYPE_CHECKING:
@@ -37,7 +37,9 @@ class Streamlog:
 
     Keyword settings are those of `StreamStore` (``key_prefix``,
     ``partitions``, ``ttl``, ``trim``, ``max_message_bytes``, ``idempotency_memory``,
-    ``wait_replicas``, ...). ``cluster=True`` with ``url``: Redis Cluster clients.
+    ``wait_replicas``, ...) and, with ``url``, connection settings for the clients it
+    makes (``max_connections``, ``pool_timeout``, ``socket_timeout``, ``retry``, TLS
+    options: docs/connections.md). ``cluster=True`` with ``url``: Redis Cluster clients.
     """
 
     def __init__(
@@ -53,7 +55,13 @@ class Streamlog:
             client, async_client = None, client
         if (client is None and async_client is None) == (url is None):
             raise ConfigError("Streamlog needs a url, or a client and/or an async_client")
-        self.settings = StoreSettings.of(settings)  # validates every setting now
+        # Store and connection settings, told apart and validated now, not at first use.
+        self.settings, self.connection = split_settings(settings)
+        if self.connection and url is None:
+            raise ConfigError(
+                f"connection settings ({', '.join(sorted(self.connection))}) apply to the clients "
+                "streamlog makes for a url; set them on your own client instead"
+            )
         self.keyspace: Keyspace = self.settings.keyspace
         self._url, self._cluster = url, cluster
         if (client is None) != (async_client is None):  # one flavour is made from the other
@@ -78,7 +86,9 @@ class Streamlog:
         """The synchronous store (made on first use)."""
         if self._sync is None:
             if self._url is not None:
-                self._sync = StreamStore.from_url(self._url, cluster=self._cluster, settings=self.settings)
+                client = client_for_url(self._url, to_async=False, cluster=self._cluster, **self.connection)
+                self._sync = StreamStore(client, self.settings)
+                self._sync.owns_client()
             else:
                 self._sync = StreamStore(twin(self._given_async, to_async=False), settings=self.settings)
                 self._sync.owns_client()
@@ -93,7 +103,9 @@ class Streamlog:
             if self._given_async is not None:
                 store = AsyncStreamStore(self._given_async, settings=self.settings)
             elif self._url is not None:
-                store = AsyncStreamStore.from_url(self._url, cluster=self._cluster, settings=self.settings)
+                client = client_for_url(self._url, to_async=True, cluster=self._cluster, **self.connection)
+                store = AsyncStreamStore(client, self.settings)
+                store.owns_client()
             else:
                 store = AsyncStreamStore(twin(self.store.client, to_async=True), settings=self.settings)
                 store.owns_client()

@@ -13,7 +13,7 @@ from typing import Any
 import redis
 from redis.exceptions import NoScriptError
 
-from .._core.errors import ConfigError, StoreError, StoreUnavailable, UnsupportedServer
+from .._core.errors import ConfigError, PoolExhausted, StoreError, StoreUnavailable, UnsupportedServer
 from .._core.keys import Keyspace
 from .._core.plans import Plan
 from .._core.settings import StoreSettings
@@ -29,12 +29,21 @@ class map_exceptions:
     generator-based manager costs several times more per use.
     """
 
+    __slots__ = ("client",)
+
+    def __init__(self, client: Any = None) -> None:
+        self.client = client  # whose pool a "no connection" error describes
+
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc is None or not isinstance(exc, redis.RedisError):
             return
+        if isinstance(exc, redis.ConnectionError) and _pool_refused(exc):
+            pool = getattr(self.client, "connection_pool", None)
+            size, wait = getattr(pool, "max_connections", None), getattr(pool, "timeout", None)
+            raise PoolExhausted(size if isinstance(size, int) else None, wait, str(exc)) from exc
         if isinstance(exc, redis.exceptions.MovedError):  # a plain client reached a cluster node
             raise ConfigError(
                 f"the server is a Redis Cluster node (MOVED {exc}): use a cluster client, e.g. "
@@ -52,6 +61,14 @@ class map_exceptions:
                 f"the server cannot run streamlog (needs Lua, Redis >= 6.2): {exc}"
             ) from exc
         raise StoreError(f"Redis error: {exc}") from exc
+
+
+def _pool_refused(exc: BaseException) -> bool:
+    """A pool that gave no connection: redis-py's blocking pool timed out, or a plain pool is full."""
+    return type(exc).__name__ == "MaxConnectionsError" or str(exc) in (
+        "No connection available.",
+        "Too many connections",
+    )
 
 
 class _RawName(str):

@@ -6,8 +6,6 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import redis
-import redis.cluster
 from redis.exceptions import NoScriptError
 
 from .._core.admin import drop_deployment
@@ -17,6 +15,7 @@ from .._core.fold import Projection
 from .._core.groups import trim_feeds
 from .._core.plans import Flow, Plan, check_offset, drive, single
 from .._core.trim import TrimPolicy
+from .connections import client_for_url, split_settings
 from .shared import Shell, _command, _settle_waiting, map_exceptions
 
 if TYPE_CHECKING:
@@ -61,9 +60,15 @@ class StreamStore(Shell):
 
     @classmethod
     def from_url(cls, url: str, *, cluster: bool = False, **settings: Any) -> StreamStore:
-        """A store over a new client for ``url`` (a ``RedisCluster`` if ``cluster``); `close` closes it."""
-        factory = redis.cluster.RedisCluster if cluster else redis.Redis
-        store = cls(factory.from_url(url), **settings)
+        """A store over a new client for ``url`` (a ``RedisCluster`` if ``cluster``); `close` closes it.
+
+        ``settings`` are store settings and connection settings (``max_connections``,
+        ``pool_timeout``, ``socket_timeout``, ``retry``, TLS options, ...): see
+        docs/connections.md. A standalone client waits for a free connection (a blocking
+        pool of 100, 20 s) instead of failing when many calls are in flight.
+        """
+        store_settings, connection = split_settings(settings)
+        store = cls(client_for_url(url, to_async=False, cluster=cluster, **connection), store_settings)
         store.owns_client()
         return store
 
@@ -114,7 +119,7 @@ class StreamStore(Shell):
         flow = self.core.prepared(flow)
         plans = self._send
         step = plans if send is None else (lambda item: plans(item) if isinstance(item, Plan) else send(item))
-        with map_exceptions():
+        with map_exceptions(self.client):
             return drive(flow, step)
 
     def append(

@@ -251,14 +251,14 @@ class StreamlogSaver(_Saver):
 
     @classmethod
     def from_url(cls, url: str, *, cluster: bool = False, **settings: Any) -> StreamlogSaver:
-        """A saver over a new client for ``url``; :meth:`close` (or ``with``) closes it."""
-        store = StreamStore.from_url(
-            url,
-            cluster=cluster,
-            key_prefix=settings.pop("key_prefix", None) or "streamlog",
-            partitions=settings.pop("partitions", None) or 16,
-        )
-        return cls(store, **settings)
+        """A saver over a new client for ``url``; :meth:`close` (or ``with``) closes it.
+
+        ``ttl`` and ``serde`` are the saver's; every other keyword is a store or connection
+        setting (``key_prefix``, ``partitions``, ``max_connections``, ``pool_timeout``, ...).
+        """
+        ttl, serde = settings.pop("ttl", None), settings.pop("serde", None)
+        store = StreamStore.from_url(url, cluster=cluster, **settings)
+        return cls(store, ttl=ttl, serde=serde)
 
     def close(self) -> None:
         self.store.close()
@@ -322,14 +322,14 @@ class AsyncStreamlogSaver(_Saver):
 
     @classmethod
     def from_url(cls, url: str, *, cluster: bool = False, **settings: Any) -> AsyncStreamlogSaver:
-        """A saver over a new asyncio client for ``url``; :meth:`aclose` (or ``async with``) closes it."""
-        store = AsyncStreamStore.from_url(
-            url,
-            cluster=cluster,
-            key_prefix=settings.pop("key_prefix", None) or "streamlog",
-            partitions=settings.pop("partitions", None) or 16,
-        )
-        return cls(store, **settings)
+        """A saver over a new asyncio client for ``url``; :meth:`aclose` (or ``async with``) closes it.
+
+        ``ttl`` and ``serde`` are the saver's; every other keyword is a store or connection
+        setting (``key_prefix``, ``partitions``, ``max_connections``, ``pool_timeout``, ...).
+        """
+        ttl, serde = settings.pop("ttl", None), settings.pop("serde", None)
+        store = AsyncStreamStore.from_url(url, cluster=cluster, **settings)
+        return cls(store, ttl=ttl, serde=serde)
 
     @property
     def store(self) -> AsyncStreamStore:
