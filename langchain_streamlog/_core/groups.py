@@ -191,9 +191,10 @@ class GroupCore:
             handled += yield from self._handle(p, claimed)
         for p in self.partitions:
             args: tuple[Any, ...] = (b"XREADGROUP", b"GROUP", self.group, self.consumer, b"COUNT", self.batch)
-            if block_ms is not None and len(self.partitions) == 1:
+            blocking = block_ms is not None and len(self.partitions) == 1
+            if blocking:
                 args += (b"BLOCK", block_ms)
-            reply = yield Plan((*args, b"STREAMS", self.keyspace.feed(p), b">"), _stream_entries)
+            reply = yield Plan((*args, b"STREAMS", self.keyspace.feed(p), b">"), _stream_entries, blocking=blocking)
             handled += yield from self._handle(p, _deliveries(p, reply))
         return handled
 

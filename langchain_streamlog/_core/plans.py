@@ -48,12 +48,16 @@ class Plan(Generic[T]):
     ``wait``: ``(replicas, timeout ms)``: send ``WAIT`` right after the command on the
     same connection (on a cluster: of the key's master); ``parse`` then receives
     ``(reply, replicas that confirmed)``.
+
+    ``blocking``: the command may wait on the server (``XREAD BLOCK``), so a shell sends
+    it on a connection of its own, never in a shared (auto-)pipeline.
     """
 
     args: tuple[Any, ...]
     parse: Callable[[Any], T]
     script: Script | None = None
     wait: tuple[int, int] | None = None
+    blocking: bool = False
 
 
 def single(plan: Plan[T]) -> Flow[T]:

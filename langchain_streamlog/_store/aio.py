@@ -18,6 +18,7 @@ from .._core.groups import trim_feeds
 from .._core.plans import Flow, Plan, adrive, check_offset, single
 from .._core.settings import StoreSettings
 from .._core.trim import TrimPolicy
+from .autopipeline import AutoPipeline
 from .connections import client_for_url, split_settings
 from .shared import Shell, _command, _settle_waiting, accepted_kwargs, map_exceptions
 
@@ -35,10 +36,13 @@ class AsyncStreamStore(Shell):
     Same arguments and methods as `StreamStore`, as coroutines.
     """
 
-    def __init__(self, client: Any, settings: StoreSettings | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, client: Any, settings: StoreSettings | None = None, *, auto_pipeline: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(client, settings, **kwargs)
         self._ready = not (self._str_names and callable(getattr(client, "initialize", None)))
         self._nodes: dict[str, redis.asyncio.Redis] = {}  # durable appends on a cluster
+        self._pipeline = AutoPipeline(client) if auto_pipeline else None
 
     @classmethod
     def from_url(cls, url: str, *, cluster: bool = False, **settings: Any) -> AsyncStreamStore:
@@ -55,6 +59,8 @@ class AsyncStreamStore(Shell):
         return store
 
     async def aclose(self) -> None:
+        if self._pipeline is not None:
+            await self._pipeline.aclose()
         for client in self._nodes.values():
             await client.aclose()
         self._nodes.clear()
@@ -75,12 +81,18 @@ class AsyncStreamStore(Shell):
             self._ready = True
         if plan.wait is not None:
             return plan.parse(await self._send_waiting(plan))
+        if plan.blocking or self._pipeline is None:  # a connection of its own
+            try:
+                reply = await self.client.execute_command(
+                    *_command(plan, False, self._str_names), NEVER_DECODE=True
+                )
+            except NoScriptError:
+                reply = await self.client.execute_command(*_command(plan, fallback=True), NEVER_DECODE=True)
+            return plan.parse(reply)
         try:
-            reply = await self.client.execute_command(
-                *_command(plan, False, self._str_names), NEVER_DECODE=True
-            )
+            reply = await self._pipeline.execute(_command(plan, False, self._str_names))
         except NoScriptError:
-            reply = await self.client.execute_command(*_command(plan, fallback=True), NEVER_DECODE=True)
+            reply = await self._pipeline.execute(_command(plan, True, self._str_names))
         return plan.parse(reply)
 
     async def _send_waiting(self, plan: Plan[Any]) -> tuple[Any, Any]:
