@@ -14,7 +14,8 @@ and Lettuce do. While a batch is on the wire, the next turn's commands form the 
   when there is no concurrency.
 - **Errors are per command.** An error reply (``NOSCRIPT``, ``MOVED`` on a cluster, a
   script error) is raised in its caller only; a connection failure fails the commands of
-  that batch only (redis-py's pipeline applies the client's retry policy first).
+  that batch only, after the client's retry policy resent the batch (as redis-py does for
+  a pipeline).
 - **Cancellation.** A cancelled caller's reply is still read (the pipeline reads every
   reply) and dropped, so the connection stays in step.
 - **Not pipelined:** blocking reads and durable appends (``WAIT`` must follow its append on
@@ -104,23 +105,34 @@ class AutoPipeline:
                 future.set_result(reply)
 
     async def _on_connection(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """One write of every command on one pooled connection, then every reply, in order."""
+        """One write of every command on one pooled connection, then every reply, in order.
+
+        A connection failure is retried as redis-py retries a pipeline: the client's retry
+        policy resends the whole batch on a fresh connection (so, as for any redis-py call,
+        an append without an idempotency key may then be stored twice).
+        """
         pool: Any = self._pool
         connection = await pool.get_connection()
         try:
-            await connection.send_packed_command(connection.pack_commands(commands))
-            replies: list[Any] = []
-            for _ in commands:
-                try:
-                    replies.append(await connection.read_response(disable_decoding=True))
-                except ResponseError as exc:
-                    replies.append(exc)
+            return await connection.retry.call_with_retry(  # type: ignore[no-any-return]
+                lambda: self._exchange(connection, commands), lambda error: connection.disconnect()
+            )
         except BaseException:
             # A failed or cancelled read leaves replies on the socket: drop the connection.
             await connection.disconnect(nowait=True)
             raise
         finally:
             await pool.release(connection)
+
+    @staticmethod
+    async def _exchange(connection: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+        await connection.send_packed_command(connection.pack_commands(commands))
+        replies: list[Any] = []
+        for _ in commands:
+            try:
+                replies.append(await connection.read_response(disable_decoding=True))
+            except ResponseError as exc:
+                replies.append(exc)
         return replies
 
     async def aclose(self) -> None:

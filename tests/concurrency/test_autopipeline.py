@@ -11,6 +11,8 @@ import pytest
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from langchain_core.messages import AIMessage, HumanMessage
 
 from langchain_streamlog import AsyncStreamStore, ConflictError, StoreError, StoreUnavailable
@@ -144,13 +146,34 @@ def test_cancelled_callers_leave_no_half_read_reply_behind(make_client):
     run(make_client, work)
 
 
+def test_with_the_default_retry_a_dropped_batch_is_resent_and_keyed_appends_store_once(real_server_by_name):
+    server = real_server_by_name(real_server_names()[0])
+    with Proxy(server.port) as proxy:
+
+        async def go() -> None:
+            client = redis.asyncio.Redis(host=proxy.host, port=proxy.port)  # redis-py's default retry
+            store = AsyncStreamStore(client, key_prefix=f"rt{uuid.uuid4().hex[:8]}")
+            await store.append("warm", [HumanMessage("x")])
+            proxy.cut_replies(1)
+            results = await asyncio.gather(
+                *(store.append(f"r{i}", [HumanMessage(str(i))], idempotency_key=f"k{i}") for i in range(50))
+            )
+            assert proxy.cut_count >= 1 and len(results) == 50
+            for i in range(50):
+                assert [m.content for m in await store.messages(f"r{i}")] == [str(i)]
+            await store.aclose()
+            await client.aclose()
+
+        asyncio.run(go())
+
+
 def test_a_dropped_connection_fails_only_its_batch_and_keyed_retries_store_once(real_server_by_name):
     server = real_server_by_name(real_server_names()[0])
     with Proxy(server.port) as proxy:
 
         async def go() -> None:
             # No redis-py retries: the test sees which calls a dropped connection failed.
-            client = redis.asyncio.Redis(host=proxy.host, port=proxy.port, retry=None)
+            client = redis.asyncio.Redis(host=proxy.host, port=proxy.port, retry=Retry(NoBackoff(), 0))
             store = AsyncStreamStore(client, key_prefix=f"dc{uuid.uuid4().hex[:8]}")
             await store.append("warm", [HumanMessage("x")])
             proxy.cut_replies(1)  # the next batch's replies are lost and its connection closed
