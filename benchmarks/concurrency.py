@@ -225,7 +225,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sessions", type=int, nargs="*", default=[10, 100, 1000, 10000])
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
@@ -253,7 +255,9 @@ def main() -> None:
                 for name in names:
                     kind = kinds[name]
                     if size <= kind.max_sessions:
-                        results[size][name].append(asyncio.run(run_size(lambda k=kind: k(url), size, args.turns)))
+                        results[size][name].append(
+                            asyncio.run(run_size(lambda k=kind: k(url), size, args.turns))
+                        )
         graph_rates: dict[str, list[tuple[float, int]]] = defaultdict(list)
         for r in range(args.rounds):
 
@@ -276,7 +280,9 @@ def main() -> None:
         f"redis-py {version('redis')}, {args.turns} turns per session, {rounds} rounds"
     )
     print()
-    print("| sessions | contender | messages/s | turn p50 ms | turn p99 ms | CPU µs/msg | exceptions | exact sessions |")
+    print(
+        "| sessions | contender | messages/s | turn p50 ms | turn p99 ms | CPU µs/msg | exceptions | exact sessions |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     summary: dict[str, Any] = {"when": when, "server": binary.name, "sizes": {}}
     for size, by_name in results.items():
@@ -304,9 +310,13 @@ def main() -> None:
         comm = by_name.get("community", {}).get("rate")
         print(f"| {size:,} | {sl / floor:.2f}x | {f'{sl / comm:.1f}x' if comm else 'not run'} |")
     print()
-    print(f"{args.graphs:,} concurrent runs of a 3-node graph (runs/s, median of {args.rounds} rounds; failed runs):")
+    print(
+        f"{args.graphs:,} concurrent runs of a 3-node graph (runs/s, median of {args.rounds} rounds; failed runs):"
+    )
     for name, rates in graph_rates.items():
-        print(f"- {name}: {statistics.median(r for r, _ in rates):,.0f} runs/s, {sum(b for _, b in rates)} failed")
+        print(
+            f"- {name}: {statistics.median(r for r, _ in rates):,.0f} runs/s, {sum(b for _, b in rates)} failed"
+        )
     if args.json:
         with open(args.json, "w") as out:
             json.dump(summary, out, indent=1)
