@@ -22,7 +22,7 @@ import pytest
 from hypothesis import settings
 
 from langchain_streamlog import Streamlog
-from langchain_streamlog.testing import LocalCluster, LocalServer, ServerBinary, find_servers
+from langchain_streamlog.testing import LocalCluster, LocalSentinel, LocalServer, ServerBinary, find_servers
 
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
@@ -140,6 +140,22 @@ def redis_cluster() -> Iterator[LocalCluster]:
         _unavailable(f"the test cluster did not start: {exc}")
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[LocalSentinel]:
+    """A real Sentinel deployment on loopback (master, 1 replica, 3 sentinels), started once per session.
+
+    The service is "mymaster", redis-py's and langchain-redis's default name. Tests share it
+    and must not fail it over (tests/sentinel/test_failover.py starts its own for that).
+    """
+    deployment = LocalSentinel(_first_binary(), service_name="mymaster")
+    try:
+        deployment.start()
+    except RuntimeError as exc:
+        _unavailable(f"the test Sentinel deployment did not start: {exc}")
+    yield deployment
+    deployment.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 Rule: a client made from another keeps all of its connection settings, its retry policy
 included: redis-py's sync and asyncio ``Retry`` classes differ, so a policy is rebuilt
 for the other flavour from its backoff, retries and errors; a custom ``Retry`` subclass
-cannot be carried over and is refused with a `ConfigError` that names the fix.
+cannot be carried over and is refused with a `ConfigError` that names the fix. The twin
+of a Sentinel-managed client is Sentinel-managed too (same sentinels, service, settings).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import redis.cluster
 import redis.retry
 
 from .._core.errors import ConfigError
+from .sentinel import is_sentinel_client, sentinel_client, sentinel_setup
 from .shared import accepted_kwargs, is_cluster_client
 
 __all__ = ["check_twin", "convert_retry", "twin"]
@@ -53,10 +55,18 @@ def _settings_of(client: Any) -> dict[str, Any]:
 def check_twin(client: Any, to_async: bool) -> None:
     """Raise `ConfigError` now if `twin` could not carry ``client``'s settings over later."""
     convert_retry(_settings_of(client).get("retry"), to_async)
+    if is_sentinel_client(client):  # the sentinels' connections have a policy of their own
+        convert_retry(sentinel_setup(client).sentinel_kwargs.get("retry"), to_async)
 
 
 def twin(client: Any, to_async: bool) -> Any:
     """A new client of the other flavour (sync/asyncio) to the same server(s), same settings."""
+    if is_sentinel_client(client):
+        setup = sentinel_setup(client)
+        for kwargs in (setup.connection_kwargs, setup.sentinel_kwargs):
+            if "retry" in kwargs:
+                kwargs["retry"] = convert_retry(kwargs["retry"], to_async)
+        return sentinel_client(setup, to_async=to_async)
     if is_cluster_client(client):
         target: Any = redis.asyncio.cluster.RedisCluster if to_async else redis.cluster.RedisCluster
         manager = client.nodes_manager

@@ -8,7 +8,9 @@ A client streamlog makes for a standalone URL has a **blocking** pool: a call th
 every connection busy waits for one, up to ``pool_timeout`` seconds, instead of failing at
 once (redis-py's default pool fails the 101st concurrent asyncio call). A wait that times
 out raises `PoolExhausted`; the command was not sent. A cluster client keeps redis-py's
-pools per node, which are unbounded unless ``max_connections`` is given.
+pools per node, which are unbounded unless ``max_connections`` is given. A
+``redis+sentinel://`` URL gets a client of the service's master with the same blocking
+pool (`sentinel_url_client`: docs/sentinel.md).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import redis.cluster
 from .._core.errors import ConfigError
 from .._core.settings import StoreSettings
 from .clients import convert_retry
+from .sentinel import SCHEME, is_sentinel_url, sentinel_url_client
 from .shared import accepted_kwargs
 
 __all__ = [
@@ -71,10 +74,13 @@ def _positive(name: str, value: Any) -> None:
 
 
 def client_for_url(url: str, *, to_async: bool, cluster: bool = False, **connection: Any) -> Any:
-    """A new redis-py client for ``url``, sync or asyncio, standalone (blocking pool) or cluster."""
+    """A new redis-py client for ``url``, sync or asyncio: standalone or Sentinel (blocking pool), cluster."""
     connection = dict(connection)
     if "retry" in connection:
         connection["retry"] = convert_retry(connection["retry"], to_async)
+    sentinel = is_sentinel_url(url)
+    if sentinel and cluster:
+        raise ConfigError(f"a {SCHEME}:// URL names a service's master, not a cluster: drop cluster=True")
     if cluster:
         connection.pop("pool_timeout", None)  # per-node pools of a cluster client do not wait
         factory: Any = redis.asyncio.cluster.RedisCluster if to_async else redis.cluster.RedisCluster
@@ -84,6 +90,10 @@ def client_for_url(url: str, *, to_async: bool, cluster: bool = False, **connect
     _positive("max_connections", size)
     if wait is not None:
         _positive("pool_timeout", wait)
+    if sentinel:
+        return sentinel_url_client(
+            url, to_async=to_async, max_connections=size, pool_timeout=wait, **connection
+        )
     pool_class: Any = redis.asyncio.BlockingConnectionPool if to_async else redis.BlockingConnectionPool
     client_class: Any = redis.asyncio.Redis if to_async else redis.Redis
     pool = pool_class.from_url(url, max_connections=size, timeout=wait, **connection)

@@ -19,6 +19,7 @@ from .._core.keys import Keyspace
 from .aio import AsyncStreamStore
 from .clients import check_twin, twin
 from .connections import client_for_url, split_settings
+from .sentinel import is_sentinel_url, parse_sentinel_url
 from .sync import StreamStore
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class Streamlog:
                 f"connection settings ({', '.join(sorted(self.connection))}) apply to the clients "
                 "streamlog makes for a url; set them on your own client instead"
             )
+        if url is not None and is_sentinel_url(url):
+            parse_sentinel_url(url)  # a malformed Sentinel URL fails here, not at first use
         self.keyspace: Keyspace = self.settings.keyspace
         self._url, self._cluster = url, cluster
         if (client is None) != (async_client is None):  # one flavour is made from the other

@@ -11,9 +11,9 @@ import pytest
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
+from langchain_core.messages import AIMessage, HumanMessage
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from langchain_core.messages import AIMessage, HumanMessage
 
 from langchain_streamlog import AsyncStreamStore, ConflictError, StoreError, StoreUnavailable
 from langchain_streamlog._store import autopipeline

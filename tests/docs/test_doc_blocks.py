@@ -112,6 +112,14 @@ def where(page: str, request: pytest.FixtureRequest, tmp_path: Path) -> tuple[in
         return None, {}  # it starts its own
     if page == "cluster.md":
         return request.getfixturevalue("redis_cluster").port, {}
+    if page == "sentinel.md":
+        deployment = request.getfixturevalue("redis_sentinel")
+        hosts = ",".join(f"{h}:{p}" for h, p in deployment.sentinels)
+        listed = ", ".join(f'("{h}", {p})' for h, p in deployment.sentinels)
+        return deployment.master.port, {
+            "10.0.0.5:26379,10.0.0.6:26379,10.0.0.7:26379": hosts,
+            '("10.0.0.5", 26379), ("10.0.0.6", 26379), ("10.0.0.7", 26379)': listed,
+        }
     if page == "security.md":
         server, port, ca = request.getfixturevalue("tls_server")
         with server.client() as admin:

@@ -1,9 +1,10 @@
-"""Backends for the store suite: fakeredis and every real server, sync and async.
+"""Backends for the store suite: fakeredis, every real server, a cluster and Sentinel, sync and async.
 
 Every test is written once, against a synchronous-looking store. For the async
 backends the store is an AsyncStreamStore driven on a private event loop, so the
 real redis.asyncio code path runs. Each test gets its own key prefix, so tests
-share servers without seeing each other's keys.
+share servers without seeing each other's keys. On "sentinel" every client is
+Sentinel-managed (``Sentinel(addresses).master_for(service)``), as a user would make it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import pytest
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
+import redis.asyncio.sentinel
 import redis.cluster
+import redis.sentinel
 
 from langchain_streamlog import AsyncStreamStore, StreamStore
 from tests.conftest import real_server_names
 
-BACKENDS = ["fakeredis", *real_server_names(), "cluster"]
+BACKENDS = ["fakeredis", *real_server_names(), "cluster", "sentinel"]
 
 
 class Blocking:
@@ -66,8 +69,10 @@ class Backend:
         self.loop = asyncio.new_event_loop() if mode == "async" else None
         self.fake_server = fakeredis.FakeServer() if name == "fakeredis" else None
         self._clients: list[Any] = []
+        self._sentinels: list[Any] = []  # the Sentinel objects behind Sentinel-managed clients
         self._stores: list[AsyncStreamStore] = []
         self.prefix = f"t{uuid.uuid4().hex[:10]}"
+        self.replicas = len(server.servers) - 1 if name == "sentinel" else 0  # replicas of the master
 
     def raw(self, **kwargs: Any) -> Any:
         """A synchronous client on the same data, for checking what was stored."""
@@ -76,6 +81,8 @@ class Backend:
             client = fakeredis.FakeRedis(server=self.fake_server, **kwargs)
         elif self.name == "cluster":
             client = redis.cluster.RedisCluster(host=self.server.host, port=self.server.port, **kwargs)
+        elif self.name == "sentinel":
+            client = self._sentinel(redis.sentinel.Sentinel).master_for(self.server.service_name, **kwargs)
         else:
             client = redis.Redis(host=self.server.host, port=self.server.port, **kwargs)
         self._clients.append(client)
@@ -91,10 +98,18 @@ class Backend:
             client = redis.asyncio.cluster.RedisCluster(
                 host=self.server.host, port=self.server.port, **kwargs
             )
+        elif self.name == "sentinel":
+            sentinel = self._sentinel(redis.asyncio.sentinel.Sentinel)
+            client = sentinel.master_for(self.server.service_name, **kwargs)
         else:
             client = redis.asyncio.Redis(host=self.server.host, port=self.server.port, **kwargs)
         self._clients.append(client)
         return client
+
+    def _sentinel(self, kind: Any) -> Any:
+        sentinel = kind(self.server.sentinels, socket_timeout=5)
+        self._sentinels.append(sentinel)
+        return sentinel
 
     def store(self, client: Any = None, **settings: Any) -> Any:
         settings.setdefault("key_prefix", self.prefix)
@@ -116,6 +131,12 @@ class Backend:
                 self.loop.run_until_complete(client.aclose())
             else:
                 client.close()
+        for sentinel in self._sentinels:
+            if isinstance(sentinel, redis.asyncio.sentinel.Sentinel):
+                assert self.loop is not None
+                self.loop.run_until_complete(sentinel.aclose())
+            else:
+                sentinel.close()
         if self.loop is not None:
             self.loop.close()
 
@@ -130,6 +151,8 @@ def backend(request: pytest.FixtureRequest) -> Any:
         server = None
     elif name == "cluster":
         server = request.getfixturevalue("redis_cluster")
+    elif name == "sentinel":
+        server = request.getfixturevalue("redis_sentinel")
     else:
         server = request.getfixturevalue("real_server_by_name")(name)
     b = Backend(name, mode, protocol, server)

@@ -315,14 +315,15 @@ def test_an_unreachable_server_is_store_unavailable():
 def test_durable_append_without_enough_replicas_is_written_and_says_so(backend):
     from langchain_streamlog import NotReplicated
 
-    store = backend.store(wait_replicas=1, wait_timeout=0.05)
+    wanted = backend.replicas + 1  # one more than the master has
+    store = backend.store(wait_replicas=wanted, wait_timeout=0.05)
     if backend.name == "fakeredis":  # fakeredis has no WAIT: durable appends need a real server
         with pytest.raises(StoreError, match=r"(?i)wait"):
             store.append("s", [HumanMessage("x")])
         return
-    with pytest.raises(NotReplicated) as info:  # the suite's servers have no replicas
+    with pytest.raises(NotReplicated) as info:
         store.append("s", [HumanMessage("x")], idempotency_key="k")
-    assert (info.value.acknowledged, info.value.wanted) == (0, 1)
+    assert (info.value.acknowledged, info.value.wanted) == (backend.replicas, wanted)
     assert [o for o, _ in store.events("s")] == info.value.offsets  # written on the master
     with pytest.raises(NotReplicated) as again:  # a retry waits again and appends nothing
         store.append("s", [HumanMessage("x")], idempotency_key="k")

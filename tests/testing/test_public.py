@@ -16,7 +16,7 @@ def test_exported_members():
     public = {n for n in dir(testing) if not n.startswith("_")}
     assert set(testing.__all__) == public
     homes = {getattr(testing, n).__module__ for n in public if callable(getattr(testing, n))}
-    assert homes == {f"langchain_streamlog.testing.{m}" for m in ("_binaries", "_cluster", "_server")}
+    assert homes == {f"langchain_streamlog.testing.{m}" for m in ("_binaries", "_cluster", "_sentinel", "_server")}
 
 
 def test_the_docstrings_example_runs_and_stops_its_server():
