@@ -24,6 +24,7 @@ def cli() -> None:
 
 for _command in (
     sessions.sessions, sessions.show, sessions.tail, sessions.checkpoints, sessions.stats,
+    sessions.delete, sessions.sweep,
     workers.worker, workers.groups, workers.dlq, workers.search,
     transfer.export_, transfer.import_, transfer.migrate,
     demo.demo,

@@ -70,14 +70,16 @@ def deployment(command: Any) -> Any:
 
 
 @contextlib.contextmanager
-def open_store(url: str, prefix: str, partitions: int) -> Iterator[Any]:
+def open_store(url: str, prefix: str, partitions: int, **settings: Any) -> Iterator[Any]:
     """The deployment's `StreamStore` for the block; a streamlog error becomes one line and exit 1."""
     from .._core.errors import StreamlogError
     from .._store import StreamStore
 
     try:
         cluster = bool(click.get_current_context().meta.get("streamlog.cluster"))
-        with StreamStore.from_url(url, cluster=cluster, key_prefix=prefix, partitions=partitions) as store:
+        with StreamStore.from_url(
+            url, cluster=cluster, key_prefix=prefix, partitions=partitions, **settings
+        ) as store:
             yield store
     except StreamlogError as exc:  # a user error: one line, exit 1
         raise click.ClickException(str(exc)) from exc

@@ -199,3 +199,36 @@ def stats(url: str, prefix: str, partitions: int) -> None:
         lags = [g.get("lag") for g in rows]
         lag = "?" if any(x is None for x in lags) else str(sum(lags))
         click.echo(f"group {group!r}: pending {sum(g['pending'] for g in rows)}, not yet delivered {lag}")
+
+
+@click.command()
+@click.argument("session")
+@deployment
+def delete(url: str, prefix: str, partitions: int, session: str) -> None:
+    """Erase SESSION: its log, its events' copies in the feed and dead letters, its index entry.
+
+    A tombstone tells workers (search index, archive) to forget it too. Irreversible.
+    """
+    with open_store(url, prefix, partitions) as store:
+        existed = store.delete(session)
+    click.echo(f"erased {session!r}" if existed else f"no session {session!r}: nothing to erase (tombstone written)")
+
+
+@click.command()
+@deployment
+@click.option("--ttl", type=float, required=True, help="the deployment's session TTL, in seconds")
+@click.option("--limit", default=1000, show_default=True, help="sessions examined per partition and round")
+def sweep(url: str, prefix: str, partitions: int, ttl: float, limit: int) -> None:
+    """Erase every session whose TTL lapsed (expiry is an erasure), as running workers do.
+
+    Runs rounds of at most --limit sessions per partition until a round finds no candidate
+    (a live candidate is moved out of the way, so every round makes progress).
+    """
+    total = 0
+    with open_store(url, prefix, partitions, ttl=ttl) as store:
+        while True:
+            erased, examined = store.run(store.core.sweep_round(limit=limit))
+            total += erased
+            if not examined:
+                break
+    click.echo(f"erased {total} expired session{'' if total == 1 else 's'}")

@@ -77,8 +77,12 @@ class SessionDeleted(Event, tag="delete", frozen=True):
     """Tombstone written to the partition feed when a session is erased.
 
     It never appears in a session log (the log is deleted); it tells workers to
-    forget the session.
+    forget the session's events before it. ``expired``: the erasure was a sweep of a
+    session whose TTL lapsed, not a `delete` (a field added in 0.2 with a default, so
+    it costs no bytes when false and 0.1 readers read it as a plain tombstone).
     """
+
+    expired: bool = False
 
 
 AnyEvent = MessagesAppended | MessagesRemoved | HistoryCleared | SessionDeleted

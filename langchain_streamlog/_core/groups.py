@@ -266,15 +266,18 @@ def _stream_entries(reply: Any) -> Any:
     return [entry for stream in streams for entry in unnest(stream)]
 
 
-def trim_feeds(keyspace: Keyspace, max_len: int = 0, max_age: float = 0) -> Flow[int]:
+def trim_feeds(keyspace: Keyspace, max_len: int = 0, max_age: float = 0, ttl: float | None = None) -> Flow[int]:
     """Trim every partition feed below what all its consumer groups are done with.
 
     A feed with no group keeps its newest ``max_len`` events and those younger than
-    ``max_age`` seconds (0: no bound). Returns how many events were removed.
+    ``max_age`` seconds (0: no bound). With a deployment ``ttl`` (seconds), no feed keeps
+    an event older than it, read or not. Returns how many events were removed.
     """
     trimmed = 0
+    ttl_ms = 0 if ttl is None else max(1, int(ttl * 1000))
     for p in range(keyspace.partitions):
-        trimmed += yield Plan((1, keyspace.feed(p), int(max_len), int(max_age * 1000)), int, TRIM_FEED)
+        args = (1, keyspace.feed(p), int(max_len), int(max_age * 1000), ttl_ms)
+        trimmed += yield Plan(args, int, TRIM_FEED)
     return trimmed
 
 

@@ -33,12 +33,14 @@ __all__ = [
     "DELETE",
     "ENSURE_GROUP",
     "EVENTS",
+    "EXPIRED",
     "LOADED",
     "MEMBERS",
     "READ",
     "READ_AT",
     "REQUEUE",
     "SNAPSHOT",
+    "SWEEP",
     "TAIL",
     "TRIM_FEED",
     "WINDOW",
@@ -86,6 +88,8 @@ READ = load(__package__, "session/read.lua")
 TAIL = load(__package__, "session/tail.lua")
 WINDOW = load(__package__, "session/window.lua")
 SNAPSHOT = load(__package__, "session/snapshot.lua")
+SWEEP = load(__package__, "session/sweep.lua")
+EXPIRED = load(__package__, "session/expired.lua")
 EVENTS = load(__package__, "session/events.lua")
 READ_AT = load(__package__, "session/read_at.lua")
 ENSURE_GROUP = load(__package__, "groups/ensure_group.lua")

@@ -24,10 +24,10 @@ from .errors import (
 )
 from .events import AnyEvent, HistoryCleared, MessagesAppended, MessagesRemoved, SessionDeleted
 from .keys import SessionKeys, session_id_bytes
-from .plans import Flow, Plan, check_offset, text
+from .plans import Flow, Plan, check_offset, scored, text
 from .reads import Reads
 from .records import to_record
-from .scripts import APPEND, CONFIGURE, DELETE, TRIM_FEED
+from .scripts import APPEND, CONFIGURE, DELETE, EXPIRED, SWEEP, TRIM_FEED
 from .settings import StoreSettings
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ Y = TypeVar("Y")
 # LangGraph's sentinel id: RemoveMessage(id=REMOVE_ALL_MESSAGES) clears the history.
 REMOVE_ALL_MESSAGES = "__remove_all__"
 _CLEARED = _codec.encode(HistoryCleared())
+_EXPIRED = _codec.encode(SessionDeleted(expired=True))
 
 
 class StoreCore(Reads):
@@ -172,9 +173,9 @@ class StoreCore(Reads):
             raise StoreError(f"unexpected reply from the append script: {reply!r}")
 
         args = (
-            6, keys.log, keys.feed, keys.sessions, keys.idem, keys.idem_old, keys.snap,
-            session_id_bytes(session_id), self._ttl_ms,
-            expected_offset or b"", idempotency_key or b"", self.idempotency_memory,
+            7, keys.log, keys.feed, keys.sessions, keys.idem, keys.idem_old, keys.snap,
+            self.keyspace.dead(keys.partition), session_id_bytes(session_id), self._ttl_ms,
+            expected_offset or b"", idempotency_key or b"", self.idempotency_memory, _EXPIRED,
             *payloads,
         )  # fmt: skip
         if self.wait is None:
@@ -192,7 +193,7 @@ class StoreCore(Reads):
         self._appends += 1
         if self.feed_trim_every and self._appends % self.feed_trim_every == 0:
             # Now and then, bound this partition's feed (see trim_feeds); one round trip.
-            bounds = (self.feed_max_len, int(self.feed_max_age * 1000))
+            bounds = (self.feed_max_len, int(self.feed_max_age * 1000), self.settings.ttl_ms)
             yield Plan((1, keys.feed, *bounds), int, TRIM_FEED)
         return offsets
 
@@ -218,12 +219,65 @@ class StoreCore(Reads):
         return None
 
     def delete(self, session_id: str) -> Flow[bool]:
-        """Erase every key of the session and put a tombstone on its feed."""
+        """Erase the session: its keys, its events' copies in the feed and dead letters, its
+        index entry; then a tombstone on its feed. One atomic step in the partition's slot."""
         keys = self.keyspace.session(session_id)
         tombstone = _codec.encode(SessionDeleted())
         sid = session_id_bytes(session_id)
-        args = (6, keys.log, keys.idem, keys.idem_old, keys.sessions, keys.feed, keys.snap, sid, tombstone)
+        dead = self.keyspace.dead(keys.partition)
+        args = (
+            7,
+            keys.log,
+            keys.idem,
+            keys.idem_old,
+            keys.sessions,
+            keys.feed,
+            keys.snap,
+            dead,
+            sid,
+            tombstone,
+        )
         self.cache.forget(session_id)
         existed: bool = yield Plan(args, lambda r: int(r[1]) > 0, DELETE)
         self.cache.forget(session_id)
         return existed
+
+    def sweep(self, partitions: Iterable[int] | None = None, *, limit: int = 1000) -> Flow[int]:
+        """Erase sessions whose TTL lapsed, in ``partitions`` (default: all); returns how many."""
+        erased, _ = yield from self.sweep_round(partitions, limit=limit)
+        return erased
+
+    def sweep_round(
+        self, partitions: Iterable[int] | None = None, *, limit: int = 1000
+    ) -> Flow[tuple[int, int]]:
+        """One round of `sweep`: ``(sessions erased, candidates examined)``.
+
+        Per partition, one read of the session index (the ``limit`` least recently active
+        sessions whose last activity is older than the TTL) and one script that erases those
+        whose log is gone, as `delete` does, with an ``expired`` tombstone. A candidate that
+        is still alive gets the score of its last TTL refresh, so work per call is bounded
+        and repeated calls move on. With ``ttl=None`` nothing can have expired: 0.
+        """
+        if self.ttl is None:
+            return 0, 0
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigError(f"limit is a positive number of sessions, not {limit!r}")
+        ttl_ms = self.settings.ttl_ms
+        tombstone = _codec.encode(SessionDeleted(expired=True))
+        erased = examined = 0
+        for p in range(self.keyspace.partitions) if partitions is None else partitions:
+            index = self.keyspace.sessions(p)
+            found = yield Plan((1, index, ttl_ms, limit), scored, EXPIRED)
+            if not found:
+                continue
+            examined += len(found)
+            keys: list[bytes] = [index, self.keyspace.feed(p), self.keyspace.dead(p)]
+            argv: list[Any] = [tombstone, ttl_ms]
+            for member, score in found:
+                sid = text(member)
+                session = self.keyspace.session(sid)
+                self.cache.forget(sid)
+                keys += [session.log, session.snap, session.idem, session.idem_old]
+                argv += [member, score]
+            erased += yield Plan((len(keys), *keys, *argv), lambda r: int(r[1]), SWEEP)
+        return erased, examined

@@ -172,7 +172,7 @@ class AsyncStreamStore(Shell):
 
     async def trim_feeds(self) -> int:
         return int(
-            await self.run(trim_feeds(self.core.keyspace, self.core.feed_max_len, self.core.feed_max_age))
+            await self.run(trim_feeds(self.core.keyspace, self.core.feed_max_len, self.core.feed_max_age, self.core.ttl))
         )
 
     async def iter_events(
@@ -199,6 +199,9 @@ class AsyncStreamStore(Shell):
 
     async def delete(self, session_id: str) -> bool:
         return await self.run(self.core.delete(session_id))
+
+    async def sweep(self, *, limit: int = 1000) -> int:
+        return await self.run(self.core.sweep(limit=limit))
 
     async def drop_deployment(self) -> int:
         result = await self.run(drop_deployment(self.keyspace))

@@ -165,7 +165,7 @@ class StreamStore(Shell):
 
     def trim_feeds(self) -> int:
         """Trim every partition feed as far as its consumer groups (or the bounds) allow."""
-        return int(self.run(trim_feeds(self.core.keyspace, self.core.feed_max_len, self.core.feed_max_age)))
+        return int(self.run(trim_feeds(self.core.keyspace, self.core.feed_max_len, self.core.feed_max_age, self.core.ttl)))
 
     def iter_events(
         self, session_id: str, start: str = "-", *, page: int = 500
@@ -204,6 +204,18 @@ class StreamStore(Shell):
     def delete(self, session_id: str) -> bool:
         """Erase every key of the session (hard delete) and tell workers; True if it existed."""
         return self.run(self.core.delete(session_id))
+
+    def sweep(self, *, limit: int = 1000) -> int:
+        """Erase every session whose TTL lapsed (expiry is an erasure); returns how many.
+
+        As `delete` does, for each: its events' copies in the feed and dead letters, its
+        index entry, with a tombstone (``SessionDeleted(expired=True)``) so workers' indexes
+        and archives forget it. At most ``limit`` candidates per partition per call, each
+        step one script in the partition's slot; running workers sweep their partitions on
+        a schedule and `streamlog sweep` runs it once. A session re-created after it expired
+        is a new incarnation and is never erased by it. Needs the store's ``ttl``.
+        """
+        return self.run(self.core.sweep(limit=limit))
 
     def drop_deployment(self) -> int:
         """Erase every key of this deployment (every session, thread, feed, group, the config).

@@ -83,6 +83,8 @@ class SearchIndex:
     def __init__(self, path: str = ":memory:") -> None:
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._lock = threading.Lock()
+        # Erasure means gone from the file too: deleted rows' pages are overwritten with zeros.
+        self._db.execute("PRAGMA secure_delete = ON")
         with self._lock, self._db:
             self._db.executescript(_SCHEMA)
 
@@ -128,6 +130,9 @@ class SearchIndex:
                     db.execute(
                         "DELETE FROM removals WHERE session = ? AND (ms, seq) < (?, ?)", (sid, ms, seq)
                     )
+                    # FTS5 keeps a deleted row's terms in its segments until they merge: merge
+                    # them now, so the erased text leaves the index's pages (zeroed above).
+                    db.execute("INSERT INTO texts (texts) VALUES ('optimize')")
 
     def search(self, query: str, session_id: str | None = None, limit: int = 10) -> list[SearchHit]:
         """Visible messages matching an FTS5 query, best first (BM25)."""
@@ -153,4 +158,7 @@ class SearchIndex:
         return [(o, _decode(r)) for o, r in rows]
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            if self._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.close()

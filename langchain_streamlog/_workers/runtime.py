@@ -51,8 +51,11 @@ class _Base:
         idle_wait: float = 1.0,
         batch_handler: bool = False,
         lease: float = 10.0,
+        sweep_every: float = 60.0,
     ) -> None:
         self.store, self.handler, self.batch_handler = store, handler, batch_handler
+        self.sweep_every = sweep_every
+        self._next_sweep = 0.0
         self.reader = GroupCore(
             store.keyspace,
             group,
@@ -72,9 +75,16 @@ class _Base:
         """The partitions this worker reads now (its share, while `run` works)."""
         return list(self.reader.partitions)
 
+    def _sweep(self, now: float) -> Any:
+        """A sweep of this worker's partitions when one is due (expiry is an erasure), else nothing."""
+        if not self.sweep_every or now < self._next_sweep or self.store.core.ttl is None:
+            return None
+        self._next_sweep = now + self.sweep_every
+        return self.store.core.sweep(self.reader.partitions)
+
     def _trim(self) -> Any:
         ops = self.store.core
-        return trim_feeds(ops.keyspace, ops.feed_max_len, ops.feed_max_age)
+        return trim_feeds(ops.keyspace, ops.feed_max_len, ops.feed_max_age, ops.ttl)
 
     def _failed(self, arg: Delivery | list[Delivery], exc: BaseException) -> str:
         """Log one line per delivery the failed call covered; return the error text."""
@@ -101,6 +111,8 @@ class Worker(_Base):
         lease: seconds a running worker stays in its group's membership without
             renewing (it renews every third of it); a crashed worker's share
             passes to the others after this long.
+        sweep_every: seconds between sweeps of this worker's partitions while it runs
+            (erasing sessions whose TTL lapsed; the store needs its ``ttl``); 0: never.
         batch: events read per feed and poll.
         min_idle: seconds after which another worker may claim a pending event.
         max_deliveries: deliveries after which a failing event is dead-lettered.
@@ -141,7 +153,10 @@ class Worker(_Base):
         self._run(self.reader.ensure_groups())
         try:
             while not self._stopping.is_set():
-                self._run(self.reader.heartbeat(time.monotonic()))
+                now = time.monotonic()
+                self._run(self.reader.heartbeat(now))
+                if (sweep := self._sweep(now)) is not None:
+                    self._run(sweep)
                 if not self._run(self.reader.poll()):
                     self._run(self._trim())  # idle: a good moment to trim the feeds
                     self._stopping.wait(self.idle_wait)
@@ -219,7 +234,10 @@ class AsyncWorker(_Base):
         try:
             await self._run(self.reader.ensure_groups())
             while not self._stopping.is_set():
-                await self._run(self.reader.heartbeat(time.monotonic()))
+                now = time.monotonic()
+                await self._run(self.reader.heartbeat(now))
+                if (sweep := self._sweep(now)) is not None:
+                    await self._run(sweep)
                 if not await self._run(self.reader.poll()):
                     await self._run(self._trim())
                     try:

@@ -238,3 +238,25 @@ def test_checkpoints_of_a_langgraph_thread_with_offsets_and_time_travel(deployme
     assert then.returncode == 0 and then.stdout.split()[0] == first
     none = streamlog("checkpoints", "nobody", *where)
     assert none.returncode == 1 and "no checkpoints" in none.stderr
+
+
+def test_delete_and_sweep_erase_from_the_command_line(deployment):
+    server, prefix, store, _ = deployment
+    where = ["--url", server.url, "--prefix", prefix]
+    erased = streamlog("delete", "alice", *where)
+    assert erased.returncode == 0 and "erased 'alice'" in erased.stdout, erased.stderr
+    assert store.last_offset("alice") is None
+    again = streamlog("delete", "alice", *where)
+    assert again.returncode == 0 and "nothing to erase" in again.stdout
+    expiring = StreamStore(store.client, key_prefix=prefix, ttl=0.2)
+    expiring.append("carol", [HumanMessage("short-lived")])
+    log = expiring.keyspace.session("carol").log
+    deadline = time.monotonic() + 10
+    while store.client.exists(log):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    swept = streamlog("sweep", "--ttl", "0.2", *where)
+    assert swept.returncode == 0 and swept.stdout.strip() == "erased 1 expired session", swept.stderr
+    listed = streamlog("sessions", *where)
+    assert "carol" not in listed.stdout and "alice" not in listed.stdout and "bob" in listed.stdout
+    assert streamlog("sweep", *where).returncode == 2  # --ttl is required: the deployment's TTL

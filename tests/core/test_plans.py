@@ -54,7 +54,8 @@ def test_append_plan_is_one_script_call_whatever_the_batch():
     plan = next(ops.append("s", messages, idempotency_key="k"))
     assert isinstance(plan, Plan) and plan.script is not None and plan.script.name == "append"
     keys = Keyspace("p", 16).session("s")
-    assert plan.args[:7] == (6, keys.log, keys.feed, keys.sessions, keys.idem, keys.idem_old, keys.snap)
-    assert plan.args[7:10] == (b"s", b"2500", b"")
-    assert plan.args[12:] == tuple(ops.payloads(messages))
-    assert len(plan.args[12:]) == 50
+    dead = Keyspace("p", 16).dead(keys.partition)
+    assert plan.args[:8] == (7, keys.log, keys.feed, keys.sessions, keys.idem, keys.idem_old, keys.snap, dead)
+    assert plan.args[8:11] == (b"s", b"2500", b"")
+    assert plan.args[14:] == tuple(ops.payloads(messages))
+    assert len(plan.args[14:]) == 50

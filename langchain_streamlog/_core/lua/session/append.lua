@@ -1,8 +1,9 @@
--- KEYS: log, feed, sessions, idem, idem_old, snap
+-- KEYS: log, feed, sessions, idem, idem_old, snap, dead
 -- ARGV: session id, ttl ms ("0" = none), expected last offset ("" = any),
--- idempotency key ("" = none), idempotency memory size, payload...
+-- idempotency key ("" = none), idempotency memory size, expiry tombstone, payload...
 -- Reply: {"ok", id...} | {"dup", "id,id,..."} | {"conflict", actual last offset}
 -- | {"error", text} (the feed is behind the log; nothing was written)
+--! include lib/erase.lua
 local log, feed, sessions, idem, idem_old = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local sid, ttl, expected, ikey = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 if ikey ~= '' then
@@ -20,8 +21,21 @@ end
 -- the log entry share one id, and no later incarnation of a deleted session can
 -- ever hold an offset an earlier one had, which is what lets a cache or snapshot
 -- tell a session from its successor by offset alone.
+-- A session whose log is gone while the index still lists it has expired (or was
+-- evicted) and no sweep has erased it yet: this append starts a new incarnation, so the
+-- old one is erased first, exactly as a sweep would (its copies are at most its score).
+if redis.call('EXISTS', log) == 0 then
+  local old = redis.call('ZSCORE', sessions, sid)
+  if old then
+    local gone = {[sid] = true}
+    erase_by_session(feed, '-', string.format('%d', tonumber(old)), nil, gone)
+    erase_by_session(KEYS[7], '-', '+', nil, gone)
+    redis.call('DEL', KEYS[6], idem, idem_old)
+    redis.call('XADD', feed, '*', 's', sid, 'e', ARGV[6])
+  end
+end
 local reply = {'ok'}
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   local id = redis.call('XADD', feed, '*', 's', sid, 'e', ARGV[i])
   local added = redis.pcall('XADD', log, id, 'e', ARGV[i])
   if type(added) == 'table' and added.err then
