@@ -177,7 +177,7 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
         return await self.streamlog.astore.last_offset(self.session_id)
 
     def delete(self) -> bool:
-        """Erase the session (every key) and tell workers; True if it existed."""
+        """Erase the session everywhere (log, feed copies, dead letters, index; a tombstone tells workers); True if it existed."""
         return self.streamlog.store.delete(self.session_id)
 
     async def adelete(self) -> bool:

@@ -202,7 +202,12 @@ class StreamStore(Shell):
         return self.run(self.core.clear(session_id))
 
     def delete(self, session_id: str) -> bool:
-        """Erase every key of the session (hard delete) and tell workers; True if it existed."""
+        """Erase the session everywhere; True if it existed.
+
+        Its keys, its events' copies in the feed and dead letters, and its index entry, in
+        one atomic script; then a tombstone tells workers (search index, archive) to forget
+        it. See docs/erasure.md.
+        """
         return self.run(self.core.delete(session_id))
 
     def sweep(self, *, limit: int = 1000) -> int:

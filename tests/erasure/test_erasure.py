@@ -303,3 +303,22 @@ def test_with_a_ttl_no_feed_keeps_an_event_older_than_it_read_or_not(backend: An
     assert store.trim_feeds() == 0 and raw.xlen(feed) == 1  # younger than the TTL: kept for the group
     wait_until(lambda: not raw.exists(store.keyspace.session("s").log))
     assert store.trim_feeds() >= 1 and raw.xlen(feed) == 0  # older than the TTL: gone, unread
+
+
+def test_a_running_worker_sweeps_its_partitions_on_a_schedule(backend: Any) -> None:
+    import threading
+
+    store_of, raw, _ = backend
+    store = store_of(ttl=0.3)
+    store.append("lapses", [HumanMessage("x")])
+    seen: list[Any] = []
+    worker = Worker(store, "g", seen.append, sweep_every=0.1, idle_wait=0.05)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        wait_until(lambda: any(isinstance(d.event, SessionDeleted) for d in seen), timeout=15)
+    finally:
+        worker.stop()
+        thread.join(10)
+    assert [d.event for d in seen if d.session_id == "lapses"][-1] == SessionDeleted(expired=True)
+    assert store.sweep() == 0
