@@ -24,13 +24,15 @@ end
 -- A session whose log is gone while the index still lists it has expired (or was
 -- evicted) and no sweep has erased it yet: this append starts a new incarnation, so the
 -- old one is erased first, exactly as a sweep would (its copies are at most its score).
+-- A snapshot without its log never describes the new incarnation (it can only be left
+-- over from an old one, e.g. after an eviction), so it goes too.
 if redis.call('EXISTS', log) == 0 then
+  redis.call('DEL', KEYS[6])
   local old = redis.call('ZSCORE', sessions, sid)
   if old then
     local gone = {[sid] = true}
     erase_by_session(feed, '-', string.format('%d', tonumber(old)), nil, gone)
     erase_by_session(KEYS[7], '-', '+', nil, gone)
-    redis.call('DEL', KEYS[6], idem, idem_old)
     redis.call('XADD', feed, '*', 's', sid, 'e', ARGV[6])
   end
 end
