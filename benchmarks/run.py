@@ -10,7 +10,7 @@ or ``--server NAME``) and stops it at the end; nothing else is contacted.
 Contenders, all on the same server and client library (redis-py with hiredis, RESP2):
 
 - ``streamlog``: ``RedisStreamChatMessageHistory`` with its defaults (an idempotency
-  key per ``add_messages`` call); ``streamlog (no idem)`` is ``idempotent=False``.
+  key per append).
 - ``community``: langchain-community's ``RedisChatMessageHistory`` (a list per
   session, JSON per message; its ``add_messages`` is one round trip per message).
 - ``floor``: one ``XADD``; ten ``XADD`` in one pipeline; one ``XRANGE`` of N entries.
@@ -127,18 +127,16 @@ class Bench:
             pipe.execute()
 
         batch = [one] if metric == "add_message" else ten
-        sl, sl_plain, comm = self.sl(sid), self.sl(sid + "n", idempotent=False), self.community(sid)
+        sl, comm = self.sl(sid), self.community(sid)
         if metric == "add_message":
             return {
                 "streamlog": lambda: sl.add_messages(batch),
-                "streamlog (no idem)": lambda: sl_plain.add_messages(batch),
                 "community": lambda: comm.add_message(one),
                 "floor": lambda: self.client.xadd(f"floor:{sid}", {"e": payload}),
             }
         if metric == "add_messages(10)":
             return {
                 "streamlog": lambda: sl.add_messages(batch),
-                "streamlog (no idem)": lambda: sl_plain.add_messages(batch),
                 "community": lambda: comm.add_messages(batch),
                 "floor": ten_xadds,
             }
@@ -147,7 +145,7 @@ class Bench:
     def fill(self, sid: str, n: int) -> None:
         if self.client.exists(f"floor:{sid}"):
             return
-        writer = self.sl(sid, idempotent=False)
+        writer = self.sl(sid)
         pipe = self.client.pipeline(transaction=False)
         for start in range(0, n, 1000):
             batch = conversation(min(1000, n - start), start)
@@ -169,7 +167,7 @@ class Bench:
         # appends one message and removes the previous one, so the session keeps n + 1
         # visible messages however many reads run.
         self.fill(sid + "w", n)
-        writer, turns = self.sl(sid + "w", idempotent=False), itertools.count()
+        writer, turns = self.sl(sid + "w"), itertools.count()
 
         def append_one() -> None:
             k = next(turns)
@@ -200,7 +198,7 @@ class Bench:
             store.messages(sid)
             store.messages(sid)  # the first read also did the first-use check and loaded scripts
             counting.calls = 0
-            self.sl(sid, idempotent=False).add_messages(conversation(1))
+            self.sl(sid).add_messages(conversation(1))
             store.messages(sid)
             out[name] = counting.calls
         return out
@@ -260,7 +258,6 @@ def summarize(timings: Timings) -> dict[str, dict[str, dict[str, float]]]:
 
 RATIOS = [
     ("add_message", "streamlog", "floor", "add_message / one XADD"),
-    ("add_message", "streamlog (no idem)", "floor", "add_message (no idem) / one XADD"),
     ("add_messages(10)", "streamlog", "floor", "add_messages(10) / 10 pipelined XADD"),
     ("add_messages(10)", "community", "streamlog", "community add_messages(10) / streamlog"),
     ("messages@10000", "community", "streamlog full, cold", "community messages@10k / streamlog full, cold"),

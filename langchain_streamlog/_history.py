@@ -6,7 +6,6 @@ or the async one of the running event loop) and calls it.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -18,12 +17,7 @@ from ._core.events import AnyEvent
 from ._core.trim import TrimPolicy
 from ._store.deployment import Streamlog
 
-__all__ = ["RedisStreamChatMessageHistory", "Streamlog", "new_idempotency_key"]
-
-
-def new_idempotency_key() -> str:
-    """A fresh key for one append: 72 random bits, 12 URL-safe characters."""
-    return secrets.token_urlsafe(9)
+__all__ = ["RedisStreamChatMessageHistory", "Streamlog"]
 
 
 class RedisStreamChatMessageHistory(BaseChatMessageHistory):
@@ -44,8 +38,9 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
         trim: the window ``messages`` returns (``LastN``, ``TokenBudget``); the log
             keeps everything.
         partitions: the deployment's partition count (default 16).
-        idempotent: give every ``add_messages`` call a fresh idempotency key, so a
-            redis-py retry after a dropped connection cannot append twice.
+
+    Every ``add_messages`` call carries a fresh idempotency key (the store's default for
+    every append), so a redis-py retry after a dropped connection cannot append twice.
     """
 
     def __init__(
@@ -60,7 +55,6 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
         store: Streamlog | None = None,
         trim: TrimPolicy | None = None,
         partitions: int | None = None,
-        idempotent: bool = True,
         url: str | None = None,
         async_redis_client: Any = None,
         **settings: Any,
@@ -85,7 +79,6 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
         store.keyspace.session(session_id)  # validate the id now, not at first use
         self.session_id = session_id
         self.streamlog = store
-        self.idempotent = idempotent
 
     @classmethod
     def from_client(
@@ -94,8 +87,6 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
         """``MemorystoreChatMessageHistory(client, session_id, ttl)`` argument order."""
         return cls(session_id, redis_client=client, ttl=ttl, **kw)
 
-    def _key(self) -> str | None:
-        return new_idempotency_key() if self.idempotent else None
 
     # -- BaseChatMessageHistory ----------------------------------------------
 
@@ -113,10 +104,10 @@ class RedisStreamChatMessageHistory(BaseChatMessageHistory):
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Append messages in one atomic round trip (a ``RemoveMessage`` removes by id)."""
-        self.streamlog.store.append(self.session_id, messages, idempotency_key=self._key())
+        self.streamlog.store.append(self.session_id, messages)
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
-        await self.streamlog.astore.append(self.session_id, messages, idempotency_key=self._key())
+        await self.streamlog.astore.append(self.session_id, messages)
 
     def clear(self) -> None:
         """Append a ``HistoryCleared`` event: ``messages`` becomes empty, replay keeps all."""

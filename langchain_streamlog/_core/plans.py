@@ -31,7 +31,7 @@ from .events import AnyEvent
 from .fold import paused_gc
 from .scripts import Script
 
-__all__ = ["Flow", "Plan", "adrive", "check_offset", "drive", "entries", "scored", "single", "text"]
+__all__ = ["Flow", "Plan", "adrive", "check_offset", "drive", "entries", "normal_offset", "scored", "single", "text"]
 
 T = TypeVar("T")
 
@@ -106,6 +106,13 @@ def check_offset(offset: str, *, allow_bounds: bool = True) -> str:
     if not _OFFSET.match(bare):
         raise OffsetOutOfRange(f"not a stream offset: {offset!r} (expected like '1732300000000-0')")
     return offset
+
+
+def normal_offset(offset: str) -> str:
+    """A stream id in Redis's own spelling: ``"<ms>-<seq>"``, no leading zeros (``"T"`` is ``"T-0"``)."""
+    check_offset(offset, allow_bounds=False)
+    ms, _, seq = offset.partition("-")
+    return f"{int(ms)}-{int(seq or 0)}"
 
 
 def scored(reply: Any) -> list[tuple[bytes, int]]:

@@ -45,6 +45,7 @@ class StoreSettings:
     trim: TrimPolicy | None = None
     max_message_bytes: int | None = 1 << 20
     idempotency_memory: int = 100
+    idempotency_window: float = 600.0
     cache_size: int = 256
     snapshot_every: int = 500
     retention: Retention | None = None
@@ -67,6 +68,7 @@ class StoreSettings:
         if self.max_message_bytes is not None:
             _count("max_message_bytes", self.max_message_bytes, minimum=1, what="a positive number of bytes or None")
         _count("idempotency_memory", self.idempotency_memory, minimum=1, what="a positive number of keys")
+        _seconds("idempotency_window", self.idempotency_window, positive=False)
         _count("cache_size", self.cache_size, what="a number of sessions (0: no cache)")
         _count("snapshot_every", self.snapshot_every, minimum=1, what="a positive number of events")
         if self.retention is not None and not isinstance(self.retention, (KeepLast, KeepNewerThan)):

@@ -6,6 +6,7 @@ Rule: every write is built here as a flow (see ``plans``); the reads come from
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,7 +25,7 @@ from .errors import (
 )
 from .events import AnyEvent, HistoryCleared, MessagesAppended, MessagesRemoved, SessionDeleted
 from .keys import SessionKeys, session_id_bytes
-from .plans import Flow, Plan, check_offset, scored, text
+from .plans import Flow, Plan, normal_offset, scored, text
 from .reads import Reads
 from .records import to_record
 from .scripts import APPEND, CONFIGURE, DELETE, EXPIRED, SWEEP, TRIM_FEED
@@ -33,7 +34,12 @@ from .settings import StoreSettings
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
-__all__ = ["StoreCore"]
+__all__ = ["StoreCore", "new_idempotency_key"]
+
+
+def new_idempotency_key() -> str:
+    """A fresh key for one append: 72 random bits, 12 URL-safe characters."""
+    return secrets.token_urlsafe(9)
 
 T = TypeVar("T")
 Y = TypeVar("Y")
@@ -58,6 +64,7 @@ class StoreCore(Reads):
         self.trim = settings.trim
         self.max_message_bytes = settings.max_message_bytes
         self.idempotency_memory = settings.idempotency_memory
+        self._window_ms = int(settings.idempotency_window * 1000)
         self.cache = ProjectionCache(settings.cache_size)
         self.snapshot_every = settings.snapshot_every
         self.retention = settings.retention
@@ -135,9 +142,11 @@ class StoreCore(Reads):
         keys = self.keyspace.session(session_id)
         payloads = self.payloads(messages)
         if expected_offset is not None:
-            check_offset(expected_offset, allow_bounds=False)
-        if idempotency_key is not None and (not isinstance(idempotency_key, str) or not idempotency_key):
-            raise ConfigError(f"an idempotency key is a non-empty str, not {idempotency_key!r}")
+            expected_offset = normal_offset(expected_offset)  # "T" is "T-0", as Redis spells it
+        if idempotency_key is not None and (
+            not isinstance(idempotency_key, str) or not idempotency_key or idempotency_key[0] == "\0"
+        ):
+            raise ConfigError(f"an idempotency key is a non-empty str (not starting with NUL), not {idempotency_key!r}")
         return self._append(session_id, keys, payloads, idempotency_key, expected_offset)
 
     def clear(self, session_id: str) -> Flow[str]:
@@ -156,6 +165,10 @@ class StoreCore(Reads):
     ) -> Flow[list[str]]:
         if not payloads:
             return []
+        # Every append carries an idempotency key (a fresh one unless the caller gave one), so
+        # a resend of this very call (redis-py's retry after a lost reply) never writes twice
+        # and a conditional append never reports its own write as a conflict.
+        idempotency_key = idempotency_key or new_idempotency_key()
 
         def parse(reply: Any) -> list[str]:
             status = text(reply[0])
@@ -175,7 +188,7 @@ class StoreCore(Reads):
         args = (
             7, keys.log, keys.feed, keys.sessions, keys.idem, keys.idem_old, keys.snap,
             self.keyspace.dead(keys.partition), session_id_bytes(session_id), self._ttl_ms,
-            expected_offset or b"", idempotency_key or b"", self.idempotency_memory, _EXPIRED,
+            expected_offset or b"", idempotency_key, self.idempotency_memory, self._window_ms, _EXPIRED,
             *payloads,
         )  # fmt: skip
         if self.wait is None:

@@ -39,8 +39,11 @@ class StreamStore(Shell):
             every append restarts it); None for no expiry.
         trim: default trimming policy for `messages` (``LastN``, ``TokenBudget``).
         max_message_bytes: largest encoded message accepted; None for no limit.
-        idempotency_memory: idempotency keys remembered per session (at least this
-            many of the most recent appends that gave one).
+        idempotency_memory, idempotency_window: every append carries an idempotency key
+            (yours, or a fresh one, so a resend of the same call never writes twice); each
+            session remembers a key for at least ``idempotency_window`` seconds (default
+            600, past every retry redis-py makes) and its ``idempotency_memory`` (100) most
+            recent keys, whichever is more.
         cache_size: sessions whose projection this store keeps in memory (0: none).
         snapshot_every: a full read that folded this many events writes a snapshot.
         retention: ``KeepLast(n)`` or ``KeepNewerThan(seconds)``: trim the log below

@@ -56,6 +56,6 @@ def test_append_plan_is_one_script_call_whatever_the_batch():
     keys = Keyspace("p", 16).session("s")
     dead = Keyspace("p", 16).dead(keys.partition)
     assert plan.args[:8] == (7, keys.log, keys.feed, keys.sessions, keys.idem, keys.idem_old, keys.snap, dead)
-    assert plan.args[8:11] == (b"s", b"2500", b"")
-    assert plan.args[14:] == tuple(ops.payloads(messages))
-    assert len(plan.args[14:]) == 50
+    assert plan.args[8:12] == (b"s", b"2500", b"", "k")
+    assert plan.args[15:] == tuple(ops.payloads(messages))
+    assert len(plan.args[15:]) == 50

@@ -308,7 +308,7 @@ def test_with_a_ttl_no_feed_keeps_an_event_older_than_it_read_or_not(backend: An
 def test_a_running_worker_sweeps_its_partitions_on_a_schedule(backend: Any) -> None:
     import threading
 
-    store_of, raw, _ = backend
+    store_of, _, _ = backend
     store = store_of(ttl=0.3)
     store.append("lapses", [HumanMessage("x")])
     seen: list[Any] = []

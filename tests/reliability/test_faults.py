@@ -1,9 +1,9 @@
 """Faults on the wire, through a loopback proxy the test runs: lost replies, timeouts, dropped
 connections, refused connections, a server restarted without persistence.
 
-What they show: an append retried with its idempotency key (redis-py's own retry resends the
-same command; the history class sets a key on every call) is stored once; without a key a
-retry can store it twice, which is what the docs say.
+What they show: every append carries an idempotency key (the caller's, or a fresh one), so
+redis-py's own retry, which resends the same command, stores it once; a conditional append
+resent after a lost reply reports its own write as a success, never as a conflict.
 """
 
 from __future__ import annotations
@@ -61,12 +61,21 @@ def test_the_history_class_sets_a_key_so_its_retries_are_safe(proxy):
     assert [m.content for m in history.messages] == ["hello", "lost reply"]
 
 
-def test_without_a_key_a_lost_reply_can_be_stored_twice(proxy):
+def test_without_a_key_of_yours_a_lost_reply_is_still_stored_once(proxy):
     store = store_through(proxy)
     proxy.cut_replies(1)
-    store.append("s", [HumanMessage("twice")])  # no idempotency key
+    offsets = store.append("s", [HumanMessage("once")])  # no key given: the store makes one
     assert proxy.cut_count == 1
-    assert contents(store) == ["twice", "twice"]  # the documented outcome: the retry appended again
+    assert contents(store) == ["once"] and [o for o, _ in store.events("s")] == offsets
+
+
+def test_a_conditional_append_resent_after_a_lost_reply_reports_success_not_a_conflict(proxy):
+    store = store_through(proxy)
+    last = store.append("s", [HumanMessage("first")])[-1]
+    proxy.cut_replies(1)
+    offsets = store.append("s", [HumanMessage("second")], expected_offset=last)  # no key given
+    assert proxy.cut_count == 1  # written, reply lost, resent: it found its own write, by key
+    assert contents(store) == ["first", "second"] and store.last_offset("s") == offsets[-1]
 
 
 def test_without_client_retries_the_outcome_is_unknown_and_a_keyed_retry_is_safe(proxy):

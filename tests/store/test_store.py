@@ -114,14 +114,39 @@ def test_idempotency_keys_are_per_session(store):
 
 
 def test_idempotency_memory_is_bounded_but_keeps_the_recent_keys(backend):
-    store = backend.store(idempotency_memory=4)
+    store = backend.store(idempotency_memory=4, idempotency_window=0)  # bounded by count alone
     offsets = {f"k{i}": store.append("s", [HumanMessage(str(i))], idempotency_key=f"k{i}") for i in range(10)}
     for i in range(6, 10):  # the last `memory` keys are always remembered
         assert store.append("s", [HumanMessage(str(i))], idempotency_key=f"k{i}") == offsets[f"k{i}"]
     assert len(store.events("s")) == 10
     keys = store.keyspace.session("s")
     raw = backend.raw()
-    assert raw.hlen(keys.idem) + raw.hlen(keys.idem_old) <= 8
+    assert raw.hlen(keys.idem) + raw.hlen(keys.idem_old) <= 8 + 2  # keys, and each generation's birth
+
+
+def test_a_key_is_remembered_for_the_window_however_many_appends_come_between(backend):
+    # The reproduction of a lost acknowledgement: a retry delayed past 150 other keyed appends
+    # of the same session (four writers) still finds its key, with the default settings.
+    store = backend.store()
+    first = store.append("s", [HumanMessage("once")], idempotency_key="late-retry")
+    for i in range(150):
+        store.append("s", [HumanMessage(f"other {i}")], idempotency_key=f"w{i % 4}-{i}")
+    assert store.append("s", [HumanMessage("once")], idempotency_key="late-retry") == first
+    assert [m.content for m in store.messages("s")].count("once") == 1
+
+
+def test_expected_offsets_are_compared_as_redis_spells_them(store):
+    first = store.append("s", [HumanMessage("one")], expected_offset="0")  # "0" is "0-0"
+    ms, seq = first[0].split("-")
+    if seq == "0":
+        second = store.append("s", [HumanMessage("two")], expected_offset=ms)  # "T" is "T-0"
+    else:
+        second = store.append("s", [HumanMessage("two")], expected_offset=f"000{ms}-{seq}")  # leading zeros
+    assert [m.content for m in store.messages("s")] == ["one", "two"] and len(second) == 1
+    with pytest.raises(OffsetOutOfRange):
+        store.append("s", [HumanMessage("x")], expected_offset="12-ab")
+    with pytest.raises(ConfigError):
+        store.append("s", [HumanMessage("x")], idempotency_key="\0born")
 
 
 def test_expected_offset_conflict_writes_nothing(store):

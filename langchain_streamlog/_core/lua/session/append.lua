@@ -1,6 +1,7 @@
 -- KEYS: log, feed, sessions, idem, idem_old, snap, dead
 -- ARGV: session id, ttl ms ("0" = none), expected last offset ("" = any),
--- idempotency key ("" = none), idempotency memory size, expiry tombstone, payload...
+-- idempotency key ("" = none), idempotency memory size, idempotency window ms, expiry
+-- tombstone, payload...
 -- Reply: {"ok", id...} | {"dup", "id,id,..."} | {"conflict", actual last offset}
 -- | {"error", text} (the feed is behind the log; nothing was written)
 --! include lib/erase.lua
@@ -33,11 +34,11 @@ if redis.call('EXISTS', log) == 0 then
     local gone = {[sid] = true}
     erase_by_session(feed, '-', string.format('%d', tonumber(old)), nil, gone)
     erase_by_session(KEYS[7], '-', '+', nil, gone)
-    redis.call('XADD', feed, '*', 's', sid, 'e', ARGV[6])
+    redis.call('XADD', feed, '*', 's', sid, 'e', ARGV[7])
   end
 end
 local reply = {'ok'}
-for i = 7, #ARGV do
+for i = 8, #ARGV do
   local id = redis.call('XADD', feed, '*', 's', sid, 'e', ARGV[i])
   local added = redis.pcall('XADD', log, id, 'e', ARGV[i])
   if type(added) == 'table' and added.err then
@@ -54,10 +55,20 @@ for i = 7, #ARGV do
 end
 redis.call('ZADD', sessions, string.match(reply[#reply], '^%d+'), sid)
 if ikey ~= '' then
-  redis.call('HSET', idem, ikey, table.concat(reply, ',', 2))
-  if redis.call('HLEN', idem) >= tonumber(ARGV[5]) then
-    redis.call('RENAME', idem, idem_old)
+  -- Two generations of keys: the current one is renamed over the previous one once it
+  -- holds idempotency memory keys AND was born at least the window ago, so every key is
+  -- remembered for at least the window (and the most recent memory keys always are).
+  -- The generation's birth is its field "\0" (keys never start with NUL).
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if redis.call('HSETNX', idem, '\0', now) == 0 then
+    local born = tonumber(redis.call('HGET', idem, '\0'))
+    if redis.call('HLEN', idem) > tonumber(ARGV[5]) and now - born >= tonumber(ARGV[6]) then
+      redis.call('RENAME', idem, idem_old)
+      redis.call('HSET', idem, '\0', now)
+    end
   end
+  redis.call('HSET', idem, ikey, table.concat(reply, ',', 2))
 end
 if ttl > 0 then
   -- Every key of the session gets the same deadline, so none outlives another.
