@@ -17,6 +17,7 @@ The tree::
     ├── InvalidMessage              (also a ValueError) not a message, too big, or not encodable
     ├── OffsetOutOfRange            (also a ValueError) an offset that is malformed or not held
     └── StoreError                  Redis failed or answered unexpectedly
+        ├── OutOfMemory             the server is at maxmemory and refused a write: nothing was written
         ├── StoreUnavailable        the connection failed or timed out
         │   └── PoolExhausted       no connection of the pool became free in time: nothing was sent
         └── NotReplicated           a durable append was written, but too few replicas confirmed it
@@ -32,6 +33,7 @@ __all__ = [
     "InvalidSessionId",
     "NotReplicated",
     "OffsetOutOfRange",
+    "OutOfMemory",
     "PartitionMismatch",
     "PoolExhausted",
     "StoreError",
@@ -130,6 +132,15 @@ class OffsetOutOfRange(StreamlogError, ValueError):
 
 class StoreError(StreamlogError):
     """Redis failed, or answered in a way streamlog did not expect."""
+
+
+class OutOfMemory(StoreError):
+    """The server is at ``maxmemory`` (policy ``noeviction``) and refused a write.
+
+    Nothing of the refused operation was written (every script's first write is the one a
+    full server refuses). Reads keep working, and so do workers draining their groups, which
+    frees memory as they trim the feeds. Free memory, raise ``maxmemory``, or trim sooner.
+    """
 
 
 class StoreUnavailable(StoreError):

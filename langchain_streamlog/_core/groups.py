@@ -161,7 +161,15 @@ class GroupCore:
         A sharing consumer creates it on every feed, since any may become its own.
         """
         for p in range(self.keyspace.partitions) if self.shared else self.partitions:
-            yield Plan((1, self.keyspace.feed(p), self.group, self.start), int, ENSURE_GROUP)
+            feed = self.keyspace.feed(p)
+            # Read first: a group that exists costs no write, so a worker starts and drains
+            # even on a server at maxmemory that refuses writes (noeviction).
+            if (yield Plan((b"EXISTS", feed), int)):
+                # "GROUPS" as str: the cluster client finds the key of a subcommand by its str name.
+                names = yield Plan((b"XINFO", "GROUPS", feed), _group_names)
+                if self.group in names:
+                    continue
+            yield Plan((1, feed, self.group, self.start), int, ENSURE_GROUP)
 
     def heartbeat(self, now: float | None = None, *, leave: bool = False) -> WorkFlow[list[int]]:
         """Renew this consumer's lease (or leave) and take its share; returns its partitions.
@@ -252,6 +260,14 @@ class GroupCore:
         if acks:
             yield Plan((b"XACK", self.keyspace.feed(p), self.group, *acks), int)
         return len(deliveries)
+
+
+def _group_names(reply: Any) -> set[str]:
+    out = set()
+    for info in reply:
+        values = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=True))
+        out.add(text({text(k): v for k, v in values.items()}["name"]))
+    return out
 
 
 def _names(reply: Any) -> list[str]:

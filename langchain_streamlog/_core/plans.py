@@ -51,6 +51,10 @@ class Plan(Generic[T]):
 
     ``blocking``: the command may wait on the server (``XREAD BLOCK``), so a shell sends
     it on a connection of its own, never in a shared (auto-)pipeline.
+
+    ``optional``: a write the operation can do without (a snapshot): if the server refuses
+    it for lack of memory (maxmemory, noeviction), the flow receives None instead of an
+    error. Any other refusal (an ACL, say) is still an error: it is a misconfiguration.
     """
 
     args: tuple[Any, ...]
@@ -58,6 +62,7 @@ class Plan(Generic[T]):
     script: Script | None = None
     wait: tuple[int, int] | None = None
     blocking: bool = False
+    optional: bool = False
 
 
 def single(plan: Plan[T]) -> Flow[T]:

@@ -155,7 +155,7 @@ class Reads:
         payload = _codec.encode_snapshot([e.offset for e in visible], [e.record for e in visible])
         retention = self.retention.script_args() if self.retention is not None else (b"", b"0")
         args = (2, keys.log, keys.snap, projection.last_offset, payload, *retention)
-        yield Plan(args, list, SNAPSHOT)
+        yield Plan(args, list, SNAPSHOT, optional=True)  # refused at maxmemory: the read goes on
 
     def read_at(self, session_id: str, until: str) -> Flow[Projection]:
         """The projection right after the event at ``until`` (time travel)."""

@@ -55,6 +55,7 @@ class StoreSettings:
     feed_trim_every: int = 1000
     wait_replicas: int = 0
     wait_timeout: float = 1.0
+    allow_eviction: bool = False
     keyspace: Keyspace = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -80,6 +81,8 @@ class StoreSettings:
         _count("feed_trim_every", self.feed_trim_every, what="a number of appends (0: never)")
         _count("wait_replicas", self.wait_replicas, what="a number of replicas (0: do not wait)")
         _seconds("wait_timeout", self.wait_timeout, positive=True)
+        if not isinstance(self.allow_eviction, bool):
+            raise ConfigError(f"allow_eviction is True or False, not {self.allow_eviction!r}")
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> StoreSettings:

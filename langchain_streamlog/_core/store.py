@@ -7,6 +7,7 @@ Rule: every write is built here as a flow (see ``plans``); the reads come from
 from __future__ import annotations
 
 import secrets
+import warnings
 from collections.abc import Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,7 +35,11 @@ from .settings import StoreSettings
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
-__all__ = ["StoreCore", "new_idempotency_key"]
+__all__ = ["EvictionRiskWarning", "StoreCore", "new_idempotency_key"]
+
+
+class EvictionRiskWarning(UserWarning):
+    """The server may evict streamlog's keys (a maxmemory-policy other than noeviction)."""
 
 
 def new_idempotency_key() -> str:
@@ -90,13 +95,32 @@ class StoreCore(Reads):
 
     def _handshake(self) -> Flow[None]:
         key = self.keyspace.config()
-        status, value = yield Plan(
-            (1, key, self.keyspace.partitions), lambda r: (text(r[0]), text(r[1])), CONFIGURE
+        status, value, policy = yield Plan(
+            (1, key, self.keyspace.partitions),
+            lambda r: (text(r[0]), text(r[1]), text(r[2]) if len(r) > 2 else ""),
+            CONFIGURE,
         )
         if status == "old":
             raise UnsupportedServer(f"streamlog needs Redis >= 6.2 or Valkey (XAUTOCLAIM): {value}")
         if int(value) != self.keyspace.partitions:
             raise PartitionMismatch(self.keyspace.partitions, int(value), key.decode())
+        # The eviction policy (of the node holding the config, on a cluster).
+        evicting = policy if policy.startswith(("allkeys-", "volatile-")) else ""
+        if evicting and not self.settings.allow_eviction:
+            raise ConfigError(
+                f"the server's maxmemory-policy is {evicting}: at maxmemory Redis would evict "
+                "streamlog's keys (session logs, idempotency records, snapshots, the config), which "
+                "loses or corrupts sessions silently. Set maxmemory-policy noeviction (managed "
+                "services: in the parameter group / instance config), or pass allow_eviction=True "
+                "to accept the risk (docs/servers.md)"
+            )
+        if evicting:
+            warnings.warn(
+                f"maxmemory-policy {evicting} can evict streamlog's keys and lose or corrupt "
+                "sessions silently (allow_eviction=True was given)",
+                EvictionRiskWarning,
+                stacklevel=2,
+            )
 
     # -- writes ----------------------------------------------------------------
 

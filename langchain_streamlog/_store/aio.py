@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from .._core.admin import drop_deployment
 from .._core.errors import StoreError
@@ -20,7 +20,7 @@ from .._core.settings import StoreSettings
 from .._core.trim import TrimPolicy
 from .autopipeline import AutoPipeline
 from .connections import client_for_url, split_settings
-from .shared import Shell, _command, _settle_waiting, accepted_kwargs, map_exceptions
+from .shared import Shell, _command, _settle_waiting, accepted_kwargs, is_out_of_memory, map_exceptions
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -73,7 +73,15 @@ class AsyncStreamStore(Shell):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _send(self, plan: Plan[T]) -> T:
+    async def _send(self, plan: Plan[T]) -> T | None:
+        try:
+            return await self._send_plan(plan)
+        except ResponseError as exc:
+            if plan.optional and is_out_of_memory(exc):
+                return None  # an optional write refused at maxmemory: the operation goes on
+            raise
+
+    async def _send_plan(self, plan: Plan[T]) -> T:
         if not self._ready:
             # redis-py 8.1's asyncio RedisCluster fails concurrent first commands
             # ('_writer' is None) unless the client was initialized once before.

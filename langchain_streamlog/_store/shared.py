@@ -13,13 +13,20 @@ from typing import Any
 import redis
 from redis.exceptions import NoScriptError
 
-from .._core.errors import ConfigError, PoolExhausted, StoreError, StoreUnavailable, UnsupportedServer
+from .._core.errors import (
+    ConfigError,
+    OutOfMemory,
+    PoolExhausted,
+    StoreError,
+    StoreUnavailable,
+    UnsupportedServer,
+)
 from .._core.keys import Keyspace
 from .._core.plans import Plan
 from .._core.settings import StoreSettings
 from .._core.store import StoreCore
 
-__all__ = ["Shell", "accepted_kwargs", "is_cluster_client", "map_exceptions"]
+__all__ = ["Shell", "accepted_kwargs", "is_cluster_client", "is_out_of_memory", "map_exceptions"]
 
 
 class map_exceptions:
@@ -52,6 +59,11 @@ class map_exceptions:
         if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
             raise StoreUnavailable(f"Redis is unreachable or timed out: {exc}") from exc
         text = str(exc).lower()
+        if isinstance(exc, redis.ResponseError) and is_out_of_memory(exc):
+            raise OutOfMemory(
+                f"the server is at maxmemory and refused a write; nothing of this call was written "
+                f"(free memory, raise maxmemory, or let workers trim the feeds): {exc}"
+            ) from exc
         if (
             isinstance(exc, redis.ResponseError)
             and "unknown command" in text
@@ -61,6 +73,11 @@ class map_exceptions:
                 f"the server cannot run streamlog (needs Lua, Redis >= 6.2): {exc}"
             ) from exc
         raise StoreError(f"Redis error: {exc}") from exc
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A write refused at maxmemory (``OOM command not allowed when used memory > 'maxmemory'``)."""
+    return "used memory > 'maxmemory'" in str(exc)
 
 
 def _pool_refused(exc: BaseException) -> bool:

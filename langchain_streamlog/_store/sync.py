@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from .._core.admin import drop_deployment
 from .._core.errors import StoreError
@@ -16,7 +16,7 @@ from .._core.groups import trim_feeds
 from .._core.plans import Flow, Plan, check_offset, drive, single
 from .._core.trim import TrimPolicy
 from .connections import client_for_url, split_settings
-from .shared import Shell, _command, _settle_waiting, map_exceptions
+from .shared import Shell, _command, _settle_waiting, is_out_of_memory, map_exceptions
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -55,6 +55,9 @@ class StreamStore(Shell):
             what every group is done with.
         feed_trim_every: the bounds above are checked every this many appends of this
             store (default 1,000; 0: never; workers and `trim_feeds` trim too).
+        allow_eviction: at first use the store reads the server's ``maxmemory-policy``
+            (``INFO memory``) and refuses one that can evict its keys (``allkeys-*``,
+            ``volatile-*``) with `ConfigError`; True accepts the risk with a warning.
         wait_replicas, wait_timeout: durable appends: after each append, wait (``WAIT``,
             on the same connection to the session's master) until this many replicas
             have it, at most ``wait_timeout`` seconds; fewer raises
@@ -85,13 +88,18 @@ class StreamStore(Shell):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _send(self, plan: Plan[T]) -> T:
+    def _send(self, plan: Plan[T]) -> T | None:
         if plan.wait is not None:
             return plan.parse(self._send_waiting(plan))
         try:
-            reply = self.client.execute_command(*_command(plan, False, self._str_names), NEVER_DECODE=True)
-        except NoScriptError:
-            reply = self.client.execute_command(*_command(plan, fallback=True), NEVER_DECODE=True)
+            try:
+                reply = self.client.execute_command(*_command(plan, False, self._str_names), NEVER_DECODE=True)
+            except NoScriptError:
+                reply = self.client.execute_command(*_command(plan, fallback=True), NEVER_DECODE=True)
+        except ResponseError as exc:
+            if plan.optional and is_out_of_memory(exc):
+                return None  # an optional write refused at maxmemory: the operation goes on
+            raise
         return plan.parse(reply)
 
     def _send_waiting(self, plan: Plan[Any]) -> tuple[Any, Any]:

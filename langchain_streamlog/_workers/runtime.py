@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .._core.errors import OutOfMemory
 from .._core.groups import Call, Delivery, GroupCore, trim_feeds
 
 __all__ = ["AsyncWorker", "Delivery", "Worker"]
@@ -154,7 +155,10 @@ class Worker(_Base):
         try:
             while not self._stopping.is_set():
                 now = time.monotonic()
-                self._run(self.reader.heartbeat(now))
+                try:
+                    self._run(self.reader.heartbeat(now))
+                except OutOfMemory as exc:  # a full server: keep this share, drain, and beat later
+                    log.warning("group %s: lease not renewed: %s", self.reader.group, exc)
                 if (sweep := self._sweep(now)) is not None:
                     self._run(sweep)
                 if not self._run(self.reader.poll()):
@@ -235,7 +239,10 @@ class AsyncWorker(_Base):
             await self._run(self.reader.ensure_groups())
             while not self._stopping.is_set():
                 now = time.monotonic()
-                await self._run(self.reader.heartbeat(now))
+                try:
+                    await self._run(self.reader.heartbeat(now))
+                except OutOfMemory as exc:  # a full server: keep this share, drain, and beat later
+                    log.warning("group %s: lease not renewed: %s", self.reader.group, exc)
                 if (sweep := self._sweep(now)) is not None:
                     await self._run(sweep)
                 if not await self._run(self.reader.poll()):

@@ -3,11 +3,11 @@
 import pytest
 from langchain_core.messages import HumanMessage
 
-from langchain_streamlog import PartitionMismatch, UnsupportedServer
+from langchain_streamlog import ConfigError, PartitionMismatch, UnsupportedServer
 from langchain_streamlog._core.keys import Keyspace
 from langchain_streamlog._core.plans import Plan
 from langchain_streamlog._core.settings import StoreSettings
-from langchain_streamlog._core.store import StoreCore
+from langchain_streamlog._core.store import EvictionRiskWarning, StoreCore
 
 
 def drive(flow, replies):
@@ -17,14 +17,15 @@ def drive(flow, replies):
         plan = next(flow)
         while True:
             sent.append(plan)
-            plan = flow.send(plan.parse(replies.pop(0)))
+            reply = replies.pop(0)
+            plan = flow.send(None if reply is None else plan.parse(reply))
     except StopIteration as stop:
         return stop.value, sent
 
 
 def test_first_use_checks_server_then_records_partitions():
     ops = StoreCore(StoreSettings("p", 16))
-    result, sent = drive(ops.prepared(ops.last_offset("s")), [[b"ok", b"16"], []])
+    result, sent = drive(ops.prepared(ops.last_offset("s")), [[b"ok", b"16", b"noeviction"], []])
     assert result is None
     assert sent[0].script is not None and sent[0].script.name == "configure"
     assert sent[0].args == (1, b"p:config", 16)
@@ -32,6 +33,24 @@ def test_first_use_checks_server_then_records_partitions():
     assert ops.ready
     _, again = drive(ops.prepared(ops.last_offset("s")), [[]])
     assert len(again) == 1  # the check runs once per store
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "volatile-lru", "allkeys-random", "volatile-ttl"])
+def test_an_evicting_policy_is_refused_at_first_use_unless_allowed(policy):
+    ops = StoreCore(StoreSettings("p", 16))
+    with pytest.raises(ConfigError, match=f"{policy}.*noeviction.*allow_eviction=True"):
+        drive(ops.prepared(ops.last_offset("s")), [[b"ok", b"16", policy.encode()]])
+    assert not ops.ready
+    allowed = StoreCore(StoreSettings("p", 16, allow_eviction=True))
+    with pytest.warns(EvictionRiskWarning, match=policy):
+        drive(allowed.prepared(allowed.last_offset("s")), [[b"ok", b"16", policy.encode()], []])
+    assert allowed.ready
+
+
+def test_a_server_that_refuses_info_is_not_checked_for_eviction():
+    ops = StoreCore(StoreSettings("p", 16))
+    drive(ops.prepared(ops.last_offset("s")), [[b"ok", b"16", b""], []])  # INFO refused: ""
+    assert ops.ready
 
 
 def test_old_server_is_refused_before_anything_else():

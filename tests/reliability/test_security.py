@@ -66,11 +66,11 @@ COMMANDS = (
     # hashes: config, snapshots, idempotency keys
     "hget", "hmget", "hset", "hsetnx", "hlen", "hdel",
     # sorted sets: session index, worker membership
-    "zadd", "zrem", "zrange", "zremrangebyscore",
+    "zadd", "zrem", "zrange", "zremrangebyscore", "zscore", "zrangebyscore",
     # keys: existence, deletion, idempotency rotation, TTLs
     "exists", "del", "rename", "pexpire", "persist", "pttl",
-    # server clock (retention by age, worker leases)
-    "time",
+    # server clock (retention by age, worker leases, idempotency windows), the eviction policy
+    "time", "info",
 )  # fmt: skip
 #: Only for durable appends (``wait_replicas`` > 0).
 DURABLE = ("wait",)
@@ -163,7 +163,7 @@ def drive_everything(client: redis.Redis, prefix: str) -> None:
     every_kind_of_command(StreamStore(client, key_prefix=prefix))
     every_checkpoint_command(client, prefix)  # the LangGraph checkpointer, on the same keys
     # An idempotency memory that fills up is rotated by the append script (RENAME).
-    small = StreamStore(client, key_prefix=prefix, idempotency_memory=1)
+    small = StreamStore(client, key_prefix=prefix, idempotency_memory=1, idempotency_window=0)
     assert small.append("idem", [HumanMessage("1")], idempotency_key="a")
     assert small.append("idem", [HumanMessage("2")], idempotency_key="b")
     history = RedisStreamChatMessageHistory("chat", key_prefix=prefix, redis_client=client)
@@ -249,6 +249,11 @@ def test_each_command_is_needed(acl_server, admin, missing):
     rest = tuple(c for c in COMMANDS if c != missing)
     set_user(admin, user, rest, (prefix, prefix + "s"))
     admin.script_flush()  # else EVAL is never needed: the scripts would be cached already
+    if missing == "info":  # the eviction-policy check: refused, it is skipped, and the server logs it
+        with as_user(acl_server, user) as client:
+            drive_everything(client, prefix)
+        assert ("command", "info") in refusals(admin, user), refusals(admin, user)
+        return
     with as_user(acl_server, user) as client, pytest.raises(StoreError) as caught:
         drive_everything(client, prefix)
     assert REFUSED.search(str(caught.value)), caught.value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 import uuid
 
 import pytest
@@ -120,6 +121,17 @@ def every_kind_of_command(store: StreamStore) -> None:
     snapshotting.trim_feeds()
     touching = StreamStore(store.client, key_prefix=prefix, ttl=60, refresh_ttl_on_read=True, cache_size=0)
     touching.messages("snap", trim=LastN(1))
+    lapsing = StreamStore(store.client, key_prefix=prefix + "s", ttl=0.05)
+    for sid in SESSIONS:  # expiry: the sweep's candidates and its erasure, in each session's slot
+        lapsing.append(sid, [HumanMessage("soon gone")])
+    # Written without a TTL: alive past the sweep's cutoff, so the sweep rescores it.
+    StreamStore(store.client, key_prefix=prefix + "s").append("lives", [HumanMessage("alive")])
+    deadline = time.monotonic() + 10
+    while any(store.client.exists(lapsing.keyspace.session(sid).log) for sid in SESSIONS):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert lapsing.sweep() == len(SESSIONS)
+    lapsing.append(SESSIONS[0], [HumanMessage("reborn")])
 
     def fail(delivery):
         raise RuntimeError("boom")

@@ -27,8 +27,11 @@ end
 -- old one is erased first, exactly as a sweep would (its copies are at most its score).
 -- A snapshot without its log never describes the new incarnation (it can only be left
 -- over from an old one, e.g. after an eviction), so it goes too.
+-- (Only existing keys are written here: at maxmemory a new session's first write, the XADD
+-- below, is the one the server refuses, so nothing is written; Redis checks memory only at a
+-- script's first write.)
 if redis.call('EXISTS', log) == 0 then
-  redis.call('DEL', KEYS[6])
+  if redis.call('EXISTS', KEYS[6]) == 1 then redis.call('DEL', KEYS[6]) end
   local old = redis.call('ZSCORE', sessions, sid)
   if old then
     local gone = {[sid] = true}

@@ -13,7 +13,9 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])
-local gone, names, highest, alive = {}, {}, nil, 0
+local gone, names, highest, living = {}, {}, nil, {}
+-- Classify first (reads only), then erase (writes that free memory), then write: so at
+-- maxmemory the sweep still erases (Redis checks memory only at a script's first write).
 for i = 3, #ARGV, 2 do
   local sid, read = ARGV[i], ARGV[i + 1]
   local k = 4 + 4 * ((i - 3) / 2)
@@ -23,19 +25,22 @@ for i = 3, #ARGV, 2 do
       local left = redis.call('PTTL', KEYS[k])
       local refreshed = now
       if left > 0 and ttl > 0 then refreshed = now + left - ttl end
-      redis.call('ZADD', KEYS[1], refreshed, sid)
-      alive = alive + 1
+      living[#living + 1] = {refreshed, sid}
     else
-      redis.call('DEL', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3])
       gone[sid] = true
       names[#names + 1] = sid
       if highest == nil or tonumber(read) > highest then highest = tonumber(read) end
+      redis.call('DEL', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3])
     end
   end
 end
-if #names == 0 then return {'ok', 0, alive, 0} end
-local copies = erase_by_session(KEYS[2], '-', string.format('%d', highest), nil, gone)
-copies = copies + erase_by_session(KEYS[3], '-', '+', nil, gone)
-for i = 1, #names, 500 do redis.call('ZREM', KEYS[1], unpack(names, i, math.min(i + 499, #names))) end
-for _, sid in ipairs(names) do redis.call('XADD', KEYS[2], '*', 's', sid, 'e', ARGV[1]) end
-return {'ok', #names, alive, copies}
+local copies = 0
+if #names > 0 then
+  copies = erase_by_session(KEYS[2], '-', string.format('%d', highest), nil, gone)
+  copies = copies + erase_by_session(KEYS[3], '-', '+', nil, gone)
+  for i = 1, #names, 500 do redis.call('ZREM', KEYS[1], unpack(names, i, math.min(i + 499, #names))) end
+  for _, sid in ipairs(names) do redis.call('XADD', KEYS[2], '*', 's', sid, 'e', ARGV[1]) end
+end
+-- A live candidate moves out of the window; refused at maxmemory, it is only looked at again.
+for _, pair in ipairs(living) do redis.pcall('ZADD', KEYS[1], pair[1], pair[2]) end
+return {'ok', #names, #living, copies}
