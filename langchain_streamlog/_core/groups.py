@@ -25,7 +25,7 @@ from .events import AnyEvent
 from .keys import Keyspace
 from .plans import Flow, Plan, text
 from .reads import unnest
-from .scripts import DEAD_LETTER, ENSURE_GROUP, MEMBERS, REQUEUE, TRIM_FEED
+from .scripts import DEAD_LETTER, ENSURE_GROUP, FORGET, MEMBERS, REQUEUE, TRIM_FEED
 
 __all__ = [
     "Call", "Decision", "Delivery", "GroupCore", "WorkFlow", "dead_letters", "decide", "requeue", "share",
@@ -190,6 +190,17 @@ class GroupCore:
         if not leave:
             self.partitions = share(self.keyspace.partitions, names, self.consumer)
         return self.partitions
+
+    def forget_dead(self) -> WorkFlow[int]:
+        """Remove consumers of no live worker (nothing pending, idle a lease) from this
+        worker's feeds; returns how many. Only a sharing worker knows who is live."""
+        if not self.shared or not self.members:
+            return 0
+        removed = 0
+        for p in self.partitions:
+            args = (1, self.keyspace.feed(p), self.group, self.lease_ms, *self.members)
+            removed += yield Plan(args, int, FORGET)
+        return removed
 
     def poll(self, block_ms: int | None = None) -> WorkFlow[int]:
         """Claim idle events of dead consumers, then read new ones; handle, settle. Returns how many."""

@@ -34,6 +34,7 @@ __all__ = [
     "ENSURE_GROUP",
     "EVENTS",
     "EXPIRED",
+    "FORGET",
     "LOADED",
     "MEMBERS",
     "READ",
@@ -97,3 +98,4 @@ DEAD_LETTER = load(__package__, "groups/dead_letter.lua")
 TRIM_FEED = load(__package__, "groups/trim_feed.lua")
 REQUEUE = load(__package__, "groups/requeue.lua")
 MEMBERS = load(__package__, "groups/members.lua")
+FORGET = load(__package__, "groups/forget.lua")

@@ -163,6 +163,7 @@ class Worker(_Base):
                     self._run(sweep)
                 if not self._run(self.reader.poll()):
                     self._run(self._trim())  # idle: a good moment to trim the feeds
+                    self._run(self.reader.forget_dead())  # and to drop dead consumers
                     self._stopping.wait(self.idle_wait)
         finally:
             self.leave()
@@ -175,6 +176,10 @@ class Worker(_Base):
     def leave(self) -> None:
         """Leave the group's membership (the others take this worker's share at their next beat)."""
         self._run(self.reader.heartbeat(leave=True))
+
+    def forget_dead(self) -> int:
+        """Remove dead workers' consumers from this worker's feeds (a running worker does it when idle)."""
+        return int(self._run(self.reader.forget_dead()))
 
     def stop(self) -> None:
         self._stopping.set()
@@ -247,6 +252,7 @@ class AsyncWorker(_Base):
                     await self._run(sweep)
                 if not await self._run(self.reader.poll()):
                     await self._run(self._trim())
+                    await self._run(self.reader.forget_dead())
                     try:
                         await asyncio.wait_for(self._stopping.wait(), self.idle_wait)
                     except asyncio.TimeoutError:
@@ -263,6 +269,9 @@ class AsyncWorker(_Base):
 
     async def leave(self) -> None:
         await self._run(self.reader.heartbeat(leave=True))
+
+    async def forget_dead(self) -> int:
+        return int(await self._run(self.reader.forget_dead()))
 
     def stop(self) -> None:
         self._stopping.set()

@@ -62,7 +62,8 @@ COMMANDS = (
     # streams: session logs, partition feeds, dead letters
     "xadd", "xrange", "xrevrange", "xread", "xtrim", "xdel", "xlen",
     # consumer groups (workers)
-    "xgroup|create", "xreadgroup", "xack", "xautoclaim", "xpending", "xinfo|groups",
+    "xgroup|create", "xgroup|delconsumer", "xreadgroup", "xack", "xautoclaim", "xpending", "xinfo|groups",
+    "xinfo|consumers",
     # hashes: config, snapshots, idempotency keys
     "hget", "hmget", "hset", "hsetnx", "hlen", "hdel",
     # sorted sets: session index, worker membership

@@ -142,8 +142,11 @@ def every_kind_of_command(store: StreamStore) -> None:
     Worker(snapshotting, "g", fail, max_deliveries=2, min_idle=0).run_check()  # claims its own pending
     snapshotting.run(group_stats(snapshotting.keyspace))
     Worker(snapshotting, "ok", lambda d: None).run_check()
-    sharing = Worker(snapshotting, "g", lambda d: None, consumer="w")
+    sharing = Worker(snapshotting, "g", lambda d: None, consumer="w", lease=0.05)
     sharing.rebalance()
+    time.sleep(0.06)  # the consumers of the workers above are now idle for longer than a lease
+    sharing.rebalance()
+    assert sharing.forget_dead() >= 1  # the gone workers' consumers leave the group
     sharing.leave()
 
 

@@ -286,3 +286,47 @@ def test_running_workers_split_the_events_between_them(deployment):
         assert seen[name] and {d.partition for d in seen[name]} <= set(w.partitions)
     probe = Worker(store, "split", lambda d: None, consumer="probe")
     assert probe.rebalance() == list(range(16)) and probe.reader.members == ["probe"]  # both left
+
+
+def test_a_lease_from_before_the_server_clock_went_back_lasts_one_lease_at_most(deployment):
+    import time as _time
+
+    store = deployment.store
+    ghost = "crashed-before-the-jump"
+    members = store.keyspace.members("g")
+    seconds, micros = store.client.time()
+    store.client.zadd(members, {ghost: seconds * 1000 + micros // 1000 + 3_600_000})  # "an hour left"
+    live = Worker(store, "g", lambda d: None, consumer="live", lease=0.5)
+    assert len(live.rebalance()) == store.keyspace.partitions // 2  # the ghost still holds half ...
+    deadline = _time.monotonic() + 5
+    while len(live.rebalance()) != store.keyspace.partitions:  # ... for one lease, not an hour
+        assert _time.monotonic() < deadline
+        _time.sleep(0.05)
+    live.leave()
+
+
+def test_dead_workers_consumers_leave_the_group_once_nothing_is_pending(deployment):
+    import time as _time
+
+    store = deployment.store
+    from langchain_streamlog._core.groups import group_stats
+
+    for i in range(4):
+        store.append(f"s{i}", [HumanMessage("x")])
+    Worker(store, "g", lambda d: None, consumer="dead").run_check()  # read everything, acked, gone
+    stuck = Worker(store, "g", lambda d: (_ for _ in ()).throw(RuntimeError("holds it")), consumer="stuck")
+    store.append("s0", [HumanMessage("pending")])
+    stuck.run_check()  # fails: the event stays pending on "stuck"
+    live = Worker(store, "g", lambda d: None, consumer="live", lease=0.05)
+    live.rebalance()
+    _time.sleep(0.06)  # both are now idle for longer than a lease (server time)
+    live.rebalance()
+    assert live.forget_dead() >= 1
+    consumers = {c["name"].decode() if isinstance(c["name"], bytes) else c["name"] for p in range(store.keyspace.partitions) if store.client.exists(store.keyspace.feed(p))
+                 for c in store.client.xinfo_consumers(store.keyspace.feed(p), "g")}  # fmt: skip
+    assert "dead" not in consumers and "stuck" in consumers  # pending work keeps its consumer
+    assert sum(r["consumers"] for r in store.run(group_stats(store.keyspace))) == len(
+        [1 for p in range(store.keyspace.partitions) if store.client.exists(store.keyspace.feed(p))
+         for c in store.client.xinfo_consumers(store.keyspace.feed(p), "g")]  # fmt: skip
+    )
+    live.leave()
