@@ -62,11 +62,14 @@ if ikey ~= '' then
   -- holds idempotency memory keys AND was born at least the window ago, so every key is
   -- remembered for at least the window (and the most recent memory keys always are).
   -- The generation's birth is its field "\0" (keys never start with NUL).
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  if redis.call('HSETNX', idem, '\0', now) == 0 then
-    local born = tonumber(redis.call('HGET', idem, '\0'))
-    if redis.call('HLEN', idem) > tonumber(ARGV[5]) and now - born >= tonumber(ARGV[6]) then
+  -- The clock is read only when a generation is born or may be retired (rarely).
+  local size = redis.call('HLEN', idem)
+  if size == 0 or size > tonumber(ARGV[5]) then
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    if size == 0 then
+      redis.call('HSET', idem, '\0', now)
+    elseif now - tonumber(redis.call('HGET', idem, '\0') or 0) >= tonumber(ARGV[6]) then
       redis.call('RENAME', idem, idem_old)
       redis.call('HSET', idem, '\0', now)
     end
