@@ -33,6 +33,12 @@ settings.load_profile("streamlog")
 
 FOUND = find_servers()
 BINARIES = [b for b in FOUND if b.version >= (6, 2, 0)]
+# STREAMLOG_TEST_SERVERS=redis-6.2 (comma-separated name prefixes): run the real-server tests on
+# those binaries only, standalone (no cluster, no Sentinel). `./dev test-lowest` uses it: the
+# lowest dependency versions are proved on one server, within CI's time budget.
+ONLY = [s.strip() for s in os.environ.get("STREAMLOG_TEST_SERVERS", "").split(",") if s.strip()]
+if ONLY:
+    BINARIES = [b for b in BINARIES if b.name.startswith(tuple(ONLY))]
 # Required coverage, whichever source provides it: (placeholder name, present?, what to do).
 REQUIRED = [
     (
@@ -47,6 +53,14 @@ REQUIRED = [
     ),
 ]
 MISSING = {name: why for name, present, why in REQUIRED if not present}
+if ONLY:  # the required coverage is what was asked for
+    MISSING = {} if BINARIES else {"missing-" + ONLY[0]: f"no server binary named {ONLY} was found"}
+
+
+def topologies(*names: str) -> list[str]:
+    """The multi-server backends (``"cluster"``, ``"sentinel"``) to parametrize over: none under
+    STREAMLOG_TEST_SERVERS, which runs standalone servers only."""
+    return [] if ONLY else list(names)
 
 
 def real_server_names() -> list[str]:
@@ -178,7 +192,7 @@ def fresh_cluster() -> Iterator[Callable[..., LocalCluster]]:
         cluster.stop()
 
 
-@pytest.fixture(params=["fakeredis", *real_server_names(), "cluster"])
+@pytest.fixture(params=["fakeredis", *real_server_names(), *topologies("cluster")])
 def deployment(request):
     """A Streamlog with a private key prefix: fakeredis, each real server, or the test cluster.
 

@@ -17,10 +17,10 @@ from redis.backoff import NoBackoff
 
 from langchain_streamlog import AsyncStreamStore, ConflictError, StoreError, StoreUnavailable
 from langchain_streamlog._store import autopipeline
-from tests.conftest import real_server_names
+from tests.conftest import real_server_names, topologies
 from tests.proxy import Proxy
 
-BACKENDS = [(b, p) for b in ["fakeredis", *real_server_names(), "cluster"] for p in (2, 3)]
+BACKENDS = [(b, p) for b in ["fakeredis", *real_server_names(), *topologies("cluster")] for p in (2, 3)]
 
 
 @pytest.fixture(params=BACKENDS, ids=lambda p: f"{p[0]}-resp{p[1]}")

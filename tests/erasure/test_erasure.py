@@ -26,9 +26,9 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_streamlog import Archiver, SearchIndex, SessionDeleted, StreamStore, Worker
 from langchain_streamlog._core.admin import recent_sessions
 from langchain_streamlog._core.codec import decode
-from tests.conftest import real_server_names
+from tests.conftest import real_server_names, topologies
 
-BACKENDS = [*real_server_names(), "cluster", "fakeredis"]
+BACKENDS = [*real_server_names(), *topologies("cluster"), "fakeredis"]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -23,9 +23,9 @@ from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 
 from langchain_streamlog.langgraph import AsyncStreamlogSaver, StreamlogSaver
-from tests.conftest import real_server_names
+from tests.conftest import real_server_names, topologies
 
-BACKENDS = ["fakeredis", *real_server_names(), "cluster"]
+BACKENDS = ["fakeredis", *real_server_names(), *topologies("cluster")]
 
 
 def _clients(request: pytest.FixtureRequest, backend: str) -> tuple[Callable[[], Any], Callable[[], Any]]:

@@ -36,12 +36,12 @@ from langchain_streamlog.langgraph import AsyncStreamlogSaver, StreamlogSaver
 from langchain_streamlog.langgraph._core import scripts as _scripts
 from langchain_streamlog.langgraph._core.checkpoints import CheckpointCore
 from langchain_streamlog.langgraph._core.names import ThreadKeys, _take
-from tests.conftest import MISSING, real_server_names
+from tests.conftest import MISSING, real_server_names, topologies
 
 # -- backends ------------------------------------------------------------------------
 
 REAL = [n for n in real_server_names() if n not in MISSING]
-BACKENDS = ["fakeredis", *[f"{n}/resp{p}" for n in REAL for p in (2, 3)], *MISSING, "cluster"]
+BACKENDS = ["fakeredis", *[f"{n}/resp{p}" for n in REAL for p in (2, 3)], *MISSING, *topologies("cluster")]
 
 
 def _endpoint(request: pytest.FixtureRequest, backend: str) -> tuple[str, int, int]:

@@ -24,9 +24,9 @@ import redis.cluster
 import redis.sentinel
 
 from langchain_streamlog import AsyncStreamStore, StreamStore
-from tests.conftest import real_server_names
+from tests.conftest import real_server_names, topologies
 
-BACKENDS = ["fakeredis", *real_server_names(), "cluster", "sentinel"]
+BACKENDS = ["fakeredis", *real_server_names(), *topologies("cluster", "sentinel")]
 
 
 class Blocking:
