@@ -20,6 +20,7 @@ import sys
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,10 +40,15 @@ PUBLIC = [
 pytestmark = pytest.mark.slow
 
 
-def run(*command: str | Path, timeout: float = 600, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run(*command: str | Path, timeout: float = 600, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     """Run ``command``; on failure, fail with everything it printed."""
     done = subprocess.run(
-        [str(c) for c in command], capture_output=True, text=True, timeout=timeout, **kwargs  # type: ignore[call-overload]
+        [str(c) for c in command],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
     )
     if done.returncode != 0:
         pytest.fail(
@@ -108,7 +114,9 @@ def test_the_wheel_holds_every_file_of_the_package(dist: dict[str, Path]) -> Non
         assert "streamlog = langchain_streamlog.__main__:main" in wheel.read(entry_points).decode()
 
 
-def test_the_sdist_holds_every_file_of_the_package_and_what_builds_and_tests_it(dist: dict[str, Path]) -> None:
+def test_the_sdist_holds_every_file_of_the_package_and_what_builds_and_tests_it(
+    dist: dict[str, Path],
+) -> None:
     with tarfile.open(dist["sdist"]) as sdist:
         members = [m.name for m in sdist.getmembers() if m.isfile()]
     top = {m.split("/", 1)[0] for m in members}
@@ -154,12 +162,20 @@ def test_the_wheel_installs_imports_loads_every_script_and_runs_the_demo(
     dist: dict[str, Path], tmp_path: Path
 ) -> None:
     venv = tmp_path / "venv"
-    run(sys.executable, "-m", "venv", venv, timeout=300)
     python, bin_dir = venv / "bin" / "python", venv / "bin"
-    run(python, "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{dist['wheel']}[{EXTRAS}]", timeout=900)
+    pip: list[str | Path] = [python, "-m", "pip"]
+    if subprocess.run([sys.executable, "-m", "venv", venv], check=False, capture_output=True).returncode:
+        # No ensurepip (Debian without python3-venv, as ./dev allows): this pip installs there.
+        run(sys.executable, "-m", "venv", "--clear", "--without-pip", venv, timeout=300)
+        pip = [sys.executable, "-m", "pip", "--python", python]
+    run(*pip, "install", "-q", "--disable-pip-version-check", f"{dist['wheel']}[{EXTRAS}]", timeout=900)
 
     # Outside the source tree, isolated (-I: no cwd, no PYTHONPATH), so only the wheel can answer.
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "STREAMLOG_REDIS_SERVER", "STREAMLOG_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "STREAMLOG_REDIS_SERVER", "STREAMLOG_URL")
+    }
     smoke = run(python, "-I", "-c", SMOKE, json.dumps(PUBLIC), cwd=tmp_path, env=env, timeout=300)
     found = json.loads(smoke.stdout.strip().splitlines()[-1])
     assert Path(found["file"]).is_relative_to(venv), found["file"]
