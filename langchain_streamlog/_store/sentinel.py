@@ -215,8 +215,12 @@ class _SentinelMaster(redis.Redis):
         try:
             super().close()
         finally:
-            pool: Any = self.connection_pool
-            pool.sentinel_manager.close()
+            manager: Any = self.connection_pool.sentinel_manager  # type: ignore[attr-defined]
+            if callable(getattr(manager, "close", None)):  # redis-py >= 8.2
+                manager.close()
+            else:
+                for sentinel in manager.sentinels:
+                    sentinel.close()
 
 
 class _AsyncSentinelMaster(redis.asyncio.Redis):
@@ -226,8 +230,12 @@ class _AsyncSentinelMaster(redis.asyncio.Redis):
         try:
             await super().aclose(close_connection_pool)
         finally:
-            pool: Any = self.connection_pool
-            await pool.sentinel_manager.aclose()
+            manager: Any = self.connection_pool.sentinel_manager  # type: ignore[attr-defined]
+            if callable(getattr(manager, "aclose", None)):  # redis-py >= 8.2
+                await manager.aclose()
+            else:
+                for sentinel in manager.sentinels:
+                    await sentinel.aclose()
 
 
 _POOLS: dict[bool, tuple[Any, Any]] = {  # to_async -> (blocking pool, redis-py's pool)

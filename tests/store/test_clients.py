@@ -43,7 +43,7 @@ def test_a_sync_clients_retry_policy_is_carried_to_its_asyncio_twin(url: str) ->
     twin = asyncio.run(go())
     retry = retry_of(twin)
     assert type(retry) is redis.asyncio.retry.Retry
-    assert (retry._backoff, retry._retries) == (backoff, 7)
+    assert (retry._backoff is backoff or vars(retry._backoff) == vars(backoff)) and retry._retries == 7
     assert set(retry._supported_errors) >= {redis.ConnectionError, redis.TimeoutError, OSError}
     assert twin.connection_pool.connection_kwargs["socket_timeout"] == 3.5
     log.store.delete("s")
@@ -55,7 +55,8 @@ def test_an_asyncio_clients_retry_policy_is_carried_to_its_sync_twin(url: str) -
     given = redis.asyncio.retry.Retry(backoff, 4)
     log = Streamlog(async_client=redis.asyncio.Redis.from_url(url, retry=given), key_prefix="twin-retry")
     retry = retry_of(log.store.client)
-    assert type(retry) is redis.retry.Retry and (retry._backoff, retry._retries) == (backoff, 4)
+    assert type(retry) is redis.retry.Retry and retry._retries == 4
+    assert retry._backoff is backoff or vars(retry._backoff) == vars(backoff)
     log.store.append("a", [HumanMessage("x")])
     assert log.store.delete("a")
     log.close()
