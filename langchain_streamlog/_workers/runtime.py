@@ -57,6 +57,7 @@ class _Base:
         self.store, self.handler, self.batch_handler = store, handler, batch_handler
         self.sweep_every = sweep_every
         self._next_sweep = 0.0
+        self._stopping: Any = threading.Event()  # AsyncWorker uses an asyncio.Event
         self.reader = GroupCore(
             store.keyspace,
             group,
@@ -146,12 +147,26 @@ class Worker(_Base):
         return total
 
     def run(self) -> None:
-        """Work until `stop`, SIGINT or SIGTERM; the batch in hand is finished first."""
-        self._stopping = threading.Event()
+        """Work until `stop`, SIGINT or SIGTERM; the batch in hand is finished first.
+
+        A `stop` that came before `run` makes it return at once. The signal handlers it
+        installs (main thread only) are the previous ones again when it returns.
+        """
+        previous = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: self._stopping.set())
-        self._run(self.reader.ensure_groups())
+                previous[sig] = signal.signal(sig, lambda *_: self._stopping.set())
+        try:
+            if self._stopping.is_set():
+                return
+            self._run(self.reader.ensure_groups())
+            self._work()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self._stopping.clear()  # it may run again
+
+    def _work(self) -> None:
         try:
             while not self._stopping.is_set():
                 now = time.monotonic()
@@ -182,6 +197,7 @@ class Worker(_Base):
         return int(self._run(self.reader.forget_dead()))
 
     def stop(self) -> None:
+        """End `run` after the batch in hand (from any thread, or a signal handler)."""
         self._stopping.set()
 
 
@@ -198,6 +214,7 @@ class AsyncWorker(_Base):
     ) -> None:
         super().__init__(store, group, handler, **kw)
         self.concurrency = max(1, concurrency)
+        self._stopping = asyncio.Event()
 
     async def _run(self, flow: Any) -> Any:
         return await self.store.run(flow, send=self._call)
@@ -234,8 +251,9 @@ class AsyncWorker(_Base):
         return total
 
     async def run(self) -> None:
-        """Work until `stop`, SIGINT/SIGTERM or cancellation; the batch in hand is finished first."""
-        self._stopping = asyncio.Event()
+        """Work until `stop`, SIGINT/SIGTERM or cancellation; the batch in hand is finished first.
+
+        A `stop` that came before `run` makes it return at once."""
         loop = asyncio.get_running_loop()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -261,6 +279,7 @@ class AsyncWorker(_Base):
             if threading.current_thread() is threading.main_thread():
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
+            self._stopping.clear()  # it may run again
             await asyncio.shield(self.leave())
 
     async def rebalance(self) -> list[int]:

@@ -328,3 +328,32 @@ def test_dead_workers_consumers_leave_the_group_once_nothing_is_pending(deployme
     assert "dead" not in consumers and "stuck" in consumers  # pending work keeps its consumer
     assert sum(r["consumers"] for r in store.run(group_stats(store.keyspace)) if r["group"] == "g") == len(listed)
     live.leave()
+
+
+def test_stop_before_run_returns_at_once_and_run_restores_the_signal_handlers(deployment):
+    import signal
+    import threading as _threading
+
+    store = deployment.store
+    worker = Worker(store, "g", lambda d: None, idle_wait=0.05)
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    worker.stop()  # before run: no AttributeError, and run returns at once
+    worker.run()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    timer = _threading.Timer(0.2, worker.stop)  # and it can run again, until stopped
+    timer.start()
+    worker.run()
+    timer.join()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_an_async_worker_stopped_before_run_returns(deployment):
+    async def go() -> None:
+        worker = AsyncWorker(deployment.astore, "g", lambda d: None, idle_wait=0.05)
+        worker.stop()
+        try:
+            await asyncio.wait_for(worker.run(), timeout=10)
+        finally:
+            await deployment.aclose()
+
+    asyncio.run(go())
