@@ -12,7 +12,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
-from .groups import group_stats
+from .groups import group_names, group_stats
 from .keys import Keyspace
 from .plans import Flow, Plan, scored, text
 
@@ -116,9 +116,7 @@ def drop_deployment(keyspace: Keyspace, *, page: int = _PAGE) -> Flow[int]:
             yield Plan((b"ZREM", threads, *members), int)
         feed = keyspace.feed(p)
         if (yield Plan((b"EXISTS", feed), int)):
-            for info in (yield Plan((b"XINFO", "GROUPS", feed), list)):
-                values = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=True))
-                groups.add(text({text(k): v for k, v in values.items()}["name"]))
+            groups |= yield Plan((b"XINFO", "GROUPS", feed), group_names)
         deleted += yield Plan((b"DEL", feed, keyspace.dead(p), keyspace.checkpoint_runs(p)), int)
     for group in sorted(groups):
         deleted += yield Plan((b"DEL", keyspace.members(group)), int)

@@ -28,7 +28,7 @@ from .reads import unnest
 from .scripts import DEAD_LETTER, ENSURE_GROUP, FORGET, MEMBERS, REQUEUE, TRIM_FEED
 
 __all__ = [
-    "Call", "Decision", "Delivery", "GroupCore", "WorkFlow", "dead_letters", "decide", "requeue", "share",
+    "Call", "Decision", "Delivery", "GroupCore", "WorkFlow", "dead_letters", "decide", "group_names", "requeue", "share",
     "trim_feeds",
 ]  # fmt: skip
 
@@ -166,7 +166,7 @@ class GroupCore:
             # even on a server at maxmemory that refuses writes (noeviction).
             if (yield Plan((b"EXISTS", feed), int)):
                 # "GROUPS" as str: the cluster client finds the key of a subcommand by its str name.
-                names = yield Plan((b"XINFO", "GROUPS", feed), _group_names)
+                names = yield Plan((b"XINFO", "GROUPS", feed), group_names)
                 if self.group in names:
                     continue
             yield Plan((1, feed, self.group, self.start), int, ENSURE_GROUP)
@@ -273,7 +273,8 @@ class GroupCore:
         return len(deliveries)
 
 
-def _group_names(reply: Any) -> set[str]:
+def group_names(reply: Any) -> set[str]:
+    """The group names of an ``XINFO GROUPS`` reply (RESP2 flat lists or RESP3 maps)."""
     out = set()
     for info in reply:
         values = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=True))
